@@ -1,0 +1,361 @@
+/*
+ * ps.h: packet-stream core, the one public header.
+ *
+ * A sans-IO implementation of the packet-stream protocol (messages,
+ * request/response and multiplexed duplex substreams over one channel), with
+ * the framing of packet-stream-codec 1.2.0. The core does no I/O, reads no
+ * clock, never calls back into the host, never prints and never aborts: input
+ * enters through ps_session_recv* (wire bytes, one packet, or the end of the
+ * transport), commands from the local side are function calls, and everything
+ * that happens comes out of ps_session_poll (events) and, in wire mode,
+ * ps_session_send (bytes for the transport).
+ *
+ * The host loop, after every input or command:
+ *
+ *     while ((rv = ps_session_poll(s, &ev)) > 0) handle(&ev);
+ *     n = ps_session_send(s, &bytes);  write n bytes to the transport
+ *
+ * Requests and substreams are named to the host by a *slot*: a small integer
+ * the host can use to index an array of its own callbacks and objects. A slot
+ * is valid from the event or command that hands it out until the event that
+ * carries PS_EVF_RELEASED for it (or the command that releases it), after
+ * which the core may hand the number out again.
+ *
+ * Wire format (packet-stream-codec): a 9-byte header, flags (bit 3 stream,
+ * bit 2 end/error, bits 0-1 body type), body length (uint32 big-endian),
+ * request number (int32 big-endian), then the body. Nine zero bytes end the
+ * connection (goodbye). Quirks of the reference worth knowing: its decoder
+ * takes *any* header with length 0 as goodbye (so an empty string or buffer
+ * sent to a reference peer ends the connection; between two ps cores only the
+ * all-zero header is goodbye and empty bodies arrive intact); it enforces no
+ * maximum length; and its end packet without a value carries JSON `true`.
+ *
+ * Memory per open request or substream: one 16-byte slot record plus one
+ * 4-byte entry in an id table kept at most half full, so 24 bytes at best and
+ * 48 bytes right after the slot array and the table have doubled. Inbound
+ * requests have a slot but no table entry (16 to 32 bytes).
+ */
+#ifndef PS_H
+#define PS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ps_constants.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PS_ENUM_ENTRY_(name, value) PS_##name = (value),
+#define PS_ERR_ENUM_ENTRY_(name, value, message) PS_##name = (value),
+#define PS_EV_ENUM_ENTRY_(name, value) PS_EV_##name = (value),
+
+/* Error codes; see ps_constants.h for their meaning. */
+typedef enum ps_error { PS_ERRORS(PS_ERR_ENUM_ENTRY_) } ps_error;
+/* Event types (ps_event.type). */
+typedef enum ps_event_type { PS_EVENTS(PS_EV_ENUM_ENTRY_) } ps_event_type;
+/* PS_FLAG_*, PS_EVF_*, PS_TYPE_*, PS_MODE_*, PS_OPT_*, PS_STATE_*,
+   PS_PACK_* and PS_DEFAULT_* / PS_MAX_SLOTS. */
+enum ps_flags { PS_FLAGS(PS_ENUM_ENTRY_) };
+enum ps_body_type { PS_TYPES(PS_ENUM_ENTRY_) };
+enum ps_mode { PS_MODES(PS_ENUM_ENTRY_) };
+enum ps_option { PS_OPTIONS(PS_ENUM_ENTRY_) };
+enum ps_state { PS_STATES(PS_ENUM_ENTRY_) };
+enum ps_packed { PS_PACKED(PS_ENUM_ENTRY_) };
+enum ps_default { PS_DEFAULTS(PS_ENUM_ENTRY_) };
+
+#undef PS_ENUM_ENTRY_
+#undef PS_ERR_ENUM_ENTRY_
+#undef PS_EV_ENUM_ENTRY_
+
+/* A slot number that names nothing. */
+#define PS_NO_SLOT 0x7fffffu
+
+/* An end value with no body of its own: JSON `true`, as packet-stream sends. */
+#define PS_TRUE_JSON ((const uint8_t *)"true")
+#define PS_TRUE_JSON_LEN 4u
+
+/* The 9 bytes of a frame header. */
+#define PS_HEADER_SIZE 9
+
+/*
+ * ps_limits: hard limits of a session. Exceeding one is an error code (for
+ * a local command) or a fatal error event (for input from the peer), never
+ * unbounded growth. Fill with ps_limits_default() and change what you need.
+ */
+typedef struct ps_limits {
+  /* largest body accepted from the peer or sent, in bytes */
+  uint32_t max_frame;
+  /* open requests in each direction (ours awaiting an answer; the peer's
+     awaiting our answer) */
+  uint32_t max_requests;
+  /* open substreams in each direction (opened by us; opened by the peer) */
+  uint32_t max_streams;
+  /* wire mode: bytes framed but not yet taken by ps_session_send */
+  uint32_t max_outbuf;
+} ps_limits;
+
+/*
+ * ps_mem: allocator hooks, threaded through every allocation of a session.
+ * |user| is passed back to each function. Any function may return NULL (or
+ * fail to realloc); the core turns that into PS_ERR_NOMEM.
+ */
+typedef struct ps_mem {
+  void *(*malloc)(size_t size, void *user);
+  void (*free)(void *ptr, void *user);
+  void *(*realloc)(void *ptr, size_t size, void *user);
+  void *user;
+} ps_mem;
+
+/* ps_session: opaque. Any number may exist at once; there is no global state.
+ */
+typedef struct ps_session ps_session;
+
+/*
+ * ps_event: one thing that happened, filled by ps_session_poll.
+ *
+ * |data| is borrowed: it points into the chunk given to ps_session_recv when
+ * the body lay wholly inside it, else into a buffer of the session, and stays
+ * valid until the next call of ps_session_poll, ps_session_recv* or
+ * ps_session_del on the session. It is NULL in packet mode.
+ */
+typedef struct ps_event {
+  int32_t type;        /* PS_EV_* */
+  int32_t req;         /* request number of the packet as on the wire */
+  uint32_t slot;       /* the request or substream, or PS_NO_SLOT */
+  uint32_t flags;      /* PS_FLAG_STREAM, PS_FLAG_END, PS_EVF_* */
+  uint32_t body_type;  /* PS_TYPE_* */
+  int32_t error;       /* ERROR, *_ABORTED, CLOSED: a PS_ERR_* code or 0 */
+  const uint8_t *data; /* wire mode body, borrowed (see above) */
+  uint32_t len;        /* body length */
+} ps_event;
+
+/* ps_limits_default fills |limits| with the defaults of ps_constants.h. */
+void ps_limits_default(ps_limits *limits);
+
+/*
+ * ps_strerror returns a static, NUL-terminated description of |code|, or
+ * "unknown error" for a value that is not a ps_error.
+ */
+const char *ps_strerror(int32_t code);
+
+/* ps_is_fatal returns 1 when |code| is in the fatal band (<= -900). */
+int ps_is_fatal(int32_t code);
+
+/*
+ * ps_session_new creates a session in |mode| (PS_MODE_WIRE or PS_MODE_PACKET)
+ * with |options| (PS_OPT_* bits) and stores it in |*out|. |limits| and |mem|
+ * may be NULL for the defaults and malloc/free. |hash_seed| randomises the id
+ * table so that a peer cannot choose ids that collide; pass random bits.
+ *
+ * Returns 0, or PS_ERR_INVALID_ARGUMENT (bad mode, a limit of 0) or
+ * PS_ERR_NOMEM.
+ */
+int32_t ps_session_new(ps_session **out, uint32_t mode, uint32_t options,
+                       const ps_limits *limits, const ps_mem *mem,
+                       uint32_t hash_seed);
+
+/* ps_session_del frees |s| and everything it owns. NULL is ignored. */
+void ps_session_del(ps_session *s);
+
+/*
+ * ps_session_recv (wire mode) hands the core |len| bytes of the transport.
+ * The decoder accepts any chunking. It stops right after each complete
+ * frame, so that the host can react to its event before the next packet:
+ * poll until 0, then call again with the rest. A frame split across chunks
+ * is kept (the header in a fixed buffer, the body in one that grows with the
+ * bytes that arrive); a body wholly inside |in| is handed out in place.
+ *
+ * Returns the number of bytes consumed (after goodbye or once the session
+ * ended, the rest is consumed and ignored), or a fatal code: PS_ERR_BAD_TYPE,
+ * PS_ERR_PEER_FRAME_TOO_LARGE, PS_ERR_PEER_REQUEST_LIMIT,
+ * PS_ERR_PEER_STREAM_LIMIT, PS_ERR_OUTBUF_LIMIT, PS_ERR_NOMEM or an earlier
+ * fatal code; PS_ERR_WRONG_MODE in packet mode.
+ */
+int32_t ps_session_recv(ps_session *s, const uint8_t *in, uint32_t len);
+
+/*
+ * ps_session_recv_packet (packet mode) hands the core one packet: its
+ * request number and its PS_FLAG_STREAM/PS_FLAG_END bits. The value stays
+ * with the host, which knows which packet it passed.
+ *
+ * Returns the resulting event packed in one integer (the fast path for hosts
+ * that pay per call): bits PS_PACK_TYPE_MASK hold the event type,
+ * PS_PACK_OPENED and PS_PACK_RELEASED the PS_EVF_ bits, PS_PACK_MORE says
+ * ps_session_poll has further events, and the bits from PS_PACK_SLOT_SHIFT up
+ * hold the slot. That event is *not* also returned by ps_session_poll.
+ * Returns a negative code as ps_session_recv does.
+ */
+int32_t ps_session_recv_packet(ps_session *s, int32_t req, uint32_t flags);
+
+/*
+ * ps_session_recv_end tells the core that the transport ended: |error| 0 for
+ * a clean end (as packet-stream's write(null, true)), else a negative code
+ * (PS_ERR_TRANSPORT if nothing better is known). The session is destroyed as
+ * by ps_session_destroy; a clean end in the middle of a frame becomes
+ * PS_ERR_TRUNCATED. Returns 0 or PS_ERR_INVALID_ARGUMENT.
+ */
+int32_t ps_session_recv_end(ps_session *s, int32_t error);
+
+/*
+ * ps_session_poll writes the next event to |ev|. Returns 1 when it did, 0
+ * when there is nothing to report. Order: the event of the last packet, then
+ * after a destroy or fatal error PS_EV_ERROR (fatal errors only), one
+ * PS_EV_REQUEST_ABORTED per open request of ours, one PS_EV_STREAM_ABORTED
+ * per substream (opened by the peer, then by us), all in the order they were
+ * opened, and finally PS_EV_CLOSED once, as soon as the session is closing
+ * and nothing is left open. Requests of the peer that were never answered
+ * are released silently when the session closes.
+ *
+ * The slot of a REQUEST_ABORTED event is released before the event; the slot
+ * of a STREAM_ABORTED event stays valid until the next poll, so the host may
+ * still look at it while it reports the end.
+ */
+int32_t ps_session_poll(ps_session *s, ps_event *ev);
+
+/*
+ * ps_session_send (wire mode) stores in |*out| a pointer to every framed byte
+ * not yet taken and returns their number (0 when none). The bytes count as
+ * taken: the pointer stays valid until the next command, ps_session_recv* or
+ * ps_session_send on |s|. Returns PS_ERR_WRONG_MODE in packet mode.
+ */
+int32_t ps_session_send(ps_session *s, const uint8_t **out);
+
+/*
+ * ps_session_pending returns the number of framed bytes not yet taken by
+ * ps_session_send (0 in packet mode).
+ */
+uint32_t ps_session_pending(const ps_session *s);
+
+/*
+ * ps_session_body (wire mode) returns a place for the body of the next
+ * command, with room for at least |len| bytes, or NULL (no memory, or |len|
+ * over the frame limit). A command whose |data| is this pointer frames the
+ * body where it lies, without copying it. The place is valid until the next
+ * call on |s|.
+ */
+uint8_t *ps_session_body(ps_session *s, uint32_t len);
+
+/* ps_session_state returns PS_STATE_* bits. */
+uint32_t ps_session_state(const ps_session *s);
+
+/* ps_session_memory returns the bytes currently allocated by |s|. */
+uint32_t ps_session_memory(const ps_session *s);
+
+/*
+ * ps_session_count returns how many requests and substreams are open:
+ * |which| 0 our requests, 1 the peer's requests, 2 substreams we opened,
+ * 3 substreams the peer opened.
+ */
+uint32_t ps_session_count(const ps_session *s, uint32_t which);
+
+/*
+ * Commands. In wire mode each command that sends a packet frames it with the
+ * body |data|/|len| of |type| (PS_TYPE_*); in packet mode |data| is ignored
+ * and the host sends the packet itself, using the request number the command
+ * returns. Unless said otherwise they return a request number or 0 on
+ * success, or one of PS_ERR_INVALID_ARGUMENT, PS_ERR_FRAME_TOO_LARGE,
+ * PS_ERR_CLOSED (the session has closed; nothing was sent), or a fatal code
+ * (PS_ERR_OUTBUF_LIMIT, PS_ERR_NOMEM, an earlier fatal code).
+ */
+
+/* ps_message sends a message (request number 0). Also
+   PS_ERR_GOODBYE_COLLISION for an empty binary body in wire mode. */
+int32_t ps_message(ps_session *s, uint32_t type, const uint8_t *data,
+                   uint32_t len);
+
+/*
+ * ps_request sends a request and returns its request number (counting up
+ * from 1, shared with ps_stream_open); |*slot| receives the slot that the
+ * RESPONSE or REQUEST_ABORTED event will name. Also PS_ERR_CLOSING (as
+ * packet-stream: 'parent stream is closing') and PS_ERR_REQUEST_LIMIT.
+ */
+int32_t ps_request(ps_session *s, uint32_t type, const uint8_t *data,
+                   uint32_t len, uint32_t *slot);
+
+/*
+ * ps_respond answers the peer request in |slot| (from a PS_EV_REQUEST event)
+ * and releases the slot. |flags| PS_FLAG_END makes it an error response.
+ * Returns 0, PS_ERR_UNKNOWN_SLOT when |slot| is not an unanswered request
+ * of the peer, PS_ERR_CLOSED after the session closed (the peer's requests
+ * are released then; nothing is sent), or the common codes.
+ */
+int32_t ps_respond(ps_session *s, uint32_t slot, uint32_t flags, uint32_t type,
+                   const uint8_t *data, uint32_t len);
+
+/*
+ * ps_respond_no_handler answers the peer request in |slot| with the error
+ * packet-stream sends when it has no request handler:
+ * {"message":"Unable to handle requests","name":"NO_REQUEST_HANDLER",
+ * "stack":null}. Returns as ps_respond.
+ */
+int32_t ps_respond_no_handler(ps_session *s, uint32_t slot);
+
+/*
+ * ps_stream_open opens a substream and returns its request number; |*slot|
+ * names it. Nothing is sent until the first write. Also PS_ERR_CLOSING and
+ * PS_ERR_STREAM_LIMIT.
+ */
+int32_t ps_stream_open(ps_session *s, uint32_t *slot);
+
+/*
+ * ps_stream_write sends data on the substream in |slot|. Also
+ * PS_ERR_UNKNOWN_SLOT and, unless the session has PS_OPT_COMPAT,
+ * PS_ERR_STREAM_ENDED after the local end.
+ */
+int32_t ps_stream_write(ps_session *s, uint32_t slot, uint32_t type,
+                        const uint8_t *data, uint32_t len);
+
+/*
+ * ps_stream_end sends the end of our side of the substream in |slot|, with
+ * body |data| (JSON `true` for a plain end, an error value for an error).
+ * When the peer had already ended its side the substream is finished and the
+ * slot released: the result is then 1, else 0. Also PS_ERR_UNKNOWN_SLOT and,
+ * unless PS_OPT_COMPAT, PS_ERR_STREAM_ENDED for a second end.
+ */
+int32_t ps_stream_end(ps_session *s, uint32_t slot, uint32_t type,
+                      const uint8_t *data, uint32_t len);
+
+/*
+ * ps_stream_release forgets the substream in |slot| without sending
+ * anything and releases the slot (packet-stream's substream destroy, once
+ * the end has been sent or must not be). Returns 0 or PS_ERR_UNKNOWN_SLOT.
+ */
+int32_t ps_stream_release(ps_session *s, uint32_t slot);
+
+/*
+ * ps_session_close starts a graceful close: no new requests or substreams;
+ * once every request and substream we opened has finished, PS_EV_CLOSED is
+ * polled and, in wire mode, the goodbye header is framed. Returns 0, or
+ * PS_ERR_CLOSED when already closed.
+ */
+int32_t ps_session_close(ps_session *s);
+
+/*
+ * ps_session_destroy ends the session now: |error| 0 for a clean end (as
+ * packet-stream's destroy(true)), else a negative code. Every open request
+ * and substream is reported aborted through ps_session_poll with |error| (or
+ * PS_ERR_UNEXPECTED_END for a clean end), then PS_EV_CLOSED. In wire mode the
+ * goodbye is framed only when the end was clean and nothing was open.
+ * Returns 0; calling it again changes nothing.
+ */
+int32_t ps_session_destroy(ps_session *s, int32_t error);
+
+/*
+ * Pure framing helpers (no session).
+ *
+ * ps_header_encode writes the 9-byte header of a packet to |out|.
+ * ps_header_decode reads one from |in|: returns 1 for a packet, 0 for the
+ * goodbye header, PS_ERR_BAD_TYPE for body type 3.
+ */
+void ps_header_encode(uint8_t out[PS_HEADER_SIZE], uint32_t flags,
+                      uint32_t type, uint32_t len, int32_t req);
+int32_t ps_header_decode(const uint8_t in[PS_HEADER_SIZE], uint32_t *flags,
+                         uint32_t *type, uint32_t *len, int32_t *req);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

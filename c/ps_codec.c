@@ -1,0 +1,126 @@
+#include "ps_codec.h"
+
+#include <string.h>
+
+void ps_header_encode(uint8_t out[PS_HEADER_SIZE], uint32_t flags,
+                      uint32_t type, uint32_t len, int32_t req) {
+  uint32_t r = (uint32_t)req;
+  out[0] = (uint8_t)((flags & (PS_FLAG_STREAM | PS_FLAG_END)) | (type & 3u));
+  out[1] = (uint8_t)(len >> 24);
+  out[2] = (uint8_t)(len >> 16);
+  out[3] = (uint8_t)(len >> 8);
+  out[4] = (uint8_t)len;
+  out[5] = (uint8_t)(r >> 24);
+  out[6] = (uint8_t)(r >> 16);
+  out[7] = (uint8_t)(r >> 8);
+  out[8] = (uint8_t)r;
+}
+
+int32_t ps_header_decode(const uint8_t in[PS_HEADER_SIZE], uint32_t *flags,
+                         uint32_t *type, uint32_t *len, int32_t *req) {
+  uint32_t r;
+  int i, zero = 1;
+  for (i = 0; i < PS_HEADER_SIZE; i++) zero &= in[i] == 0;
+  *flags = in[0] & (PS_FLAG_STREAM | PS_FLAG_END);
+  *type = in[0] & 3u;
+  *len = (uint32_t)in[1] << 24 | (uint32_t)in[2] << 16 | (uint32_t)in[3] << 8 |
+         in[4];
+  r = (uint32_t)in[5] << 24 | (uint32_t)in[6] << 16 | (uint32_t)in[7] << 8 |
+      in[8];
+  *req = (int32_t)r;
+  if (zero) return 0;
+  if (*type == 3) return PS_ERR_BAD_TYPE;
+  return 1;
+}
+
+void ps_decoder_init(ps_decoder *d) {
+  memset(d, 0, sizeof *d);
+}
+
+void ps_decoder_free(ps_decoder *d, ps_alloc *a) {
+  ps_buf_free(&d->body, a);
+}
+
+int ps_decoder_midframe(const ps_decoder *d) {
+  return (d->state == PS_DEC_HEAD && d->head_len > 0) ||
+         d->state == PS_DEC_BODY;
+}
+
+/* Bodies at most this large keep their buffer for the next split frame. */
+#define KEEP_BODY_BUFFER 65536u
+
+static void emit(ps_decoder *d, ps_frame *frame, const uint8_t *data) {
+  frame->flags = d->flags;
+  frame->type = d->type;
+  frame->len = d->len;
+  frame->req = d->req;
+  frame->data = data;
+  d->state = PS_DEC_HEAD;
+  d->head_len = 0;
+}
+
+int32_t ps_decoder_feed(ps_decoder *d, ps_alloc *a, uint32_t max_frame,
+                        const uint8_t *in, uint32_t len, int *got,
+                        ps_frame *frame) {
+  uint32_t pos = 0, n;
+  int32_t rv;
+  *got = 0;
+  if (d->state == PS_DEC_HEAD && d->body.cap > KEEP_BODY_BUFFER)
+    ps_buf_free(&d->body, a);
+  while (pos < len) {
+    if (d->state == PS_DEC_GOODBYE || d->state == PS_DEC_FAILED)
+      return (int32_t)len;
+    if (d->state == PS_DEC_HEAD) {
+      const uint8_t *head;
+      if (d->head_len == 0 && len - pos >= PS_HEADER_SIZE) {
+        head = in + pos; /* the common case: no copy */
+        pos += PS_HEADER_SIZE;
+      } else {
+        n = PS_HEADER_SIZE - d->head_len;
+        if (n > len - pos) n = len - pos;
+        memcpy(d->head + d->head_len, in + pos, n);
+        d->head_len = (uint8_t)(d->head_len + n);
+        pos += n;
+        if (d->head_len < PS_HEADER_SIZE) break;
+        head = d->head;
+      }
+      rv = ps_header_decode(head, &d->flags, &d->type, &d->len, &d->req);
+      if (rv == 0) {
+        d->state = PS_DEC_GOODBYE;
+        return (int32_t)len;
+      }
+      if (rv < 0) {
+        d->state = PS_DEC_FAILED;
+        return rv;
+      }
+      if (d->len > max_frame) {
+        d->state = PS_DEC_FAILED;
+        return PS_ERR_PEER_FRAME_TOO_LARGE;
+      }
+      if (len - pos >= d->len) { /* the whole body is here: hand it out */
+        emit(d, frame, in + pos);
+        *got = 1;
+        return (int32_t)(pos + frame->len);
+      }
+      d->state = PS_DEC_BODY;
+      d->body.len = 0;
+      continue;
+    }
+    /* PS_DEC_BODY: gather the pieces, growing with what arrives */
+    n = d->len - d->body.len;
+    if (n > len - pos) n = len - pos;
+    if (ps_buf_reserve(&d->body, a, n, d->len) != PS_OK) {
+      d->state = PS_DEC_FAILED;
+      return PS_ERR_NOMEM;
+    }
+    memcpy(d->body.data + d->body.len, in + pos, n);
+    d->body.len += n;
+    pos += n;
+    if (d->body.len == d->len) {
+      emit(d, frame, d->body.data);
+      *got = 1;
+      return (int32_t)pos;
+    }
+  }
+  return (int32_t)pos;
+}

@@ -1,0 +1,56 @@
+/*
+ * ps_codec.h: the packet-stream-codec framing. Pure header encode/decode
+ * (declared in ps.h) and the incremental decoder a wire-mode session feeds
+ * with transport bytes in any chunking.
+ */
+#ifndef PS_CODEC_H
+#define PS_CODEC_H
+
+#include "ps_buf.h"
+
+enum ps_decoder_state {
+  PS_DEC_HEAD = 0, /* collecting the 9 header bytes */
+  PS_DEC_BODY,     /* collecting the body */
+  PS_DEC_GOODBYE,  /* the goodbye header arrived: the rest is ignored */
+  PS_DEC_FAILED    /* a protocol error: the rest is ignored */
+};
+
+typedef struct ps_decoder {
+  uint8_t state;                /* enum ps_decoder_state */
+  uint8_t head_len;             /* header bytes collected */
+  uint8_t head[PS_HEADER_SIZE]; /* a header split across chunks */
+  uint32_t flags, type, len;    /* decoded header of the current frame */
+  int32_t req;
+  ps_buf body; /* a body split across chunks; owned */
+} ps_decoder;
+
+/* A decoded frame. |data| is borrowed, from the chunk or the decoder. */
+typedef struct ps_frame {
+  uint32_t flags, type, len;
+  int32_t req;
+  const uint8_t *data;
+} ps_frame;
+
+/* ps_decoder_init empties |d|. */
+void ps_decoder_init(ps_decoder *d);
+
+/* ps_decoder_free releases the buffer of |d|. */
+void ps_decoder_free(ps_decoder *d, ps_alloc *a);
+
+/*
+ * ps_decoder_feed consumes bytes of |in| until one frame is complete.
+ * Returns the number consumed and sets |*got| to 1 with |*frame| filled
+ * (the goodbye header sets state PS_DEC_GOODBYE and *got 0), or a fatal
+ * code: PS_ERR_BAD_TYPE, PS_ERR_PEER_FRAME_TOO_LARGE (both found from the
+ * header alone, before anything is allocated for the body), PS_ERR_NOMEM.
+ * The body buffer grows with the bytes that actually arrive, never ahead of
+ * them, so a header that promises a large body costs nothing until it comes.
+ */
+int32_t ps_decoder_feed(ps_decoder *d, ps_alloc *a, uint32_t max_frame,
+                        const uint8_t *in, uint32_t len, int *got,
+                        ps_frame *frame);
+
+/* ps_decoder_midframe returns 1 when part of a frame has been received. */
+int ps_decoder_midframe(const ps_decoder *d);
+
+#endif
