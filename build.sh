@@ -78,6 +78,7 @@ int main(void) {
 }
 EOF
   cc -std=c99 -Wall -Wextra -Werror "$OUT/gen_constants.c" -o "$OUT/gen_constants"
+  mkdir -p js
   "$OUT/gen_constants" >js/constants.js.tmp
   mv js/constants.js.tmp js/constants.js
 }
