@@ -237,7 +237,8 @@ uint32_t ps_session_pending(const ps_session *s);
  */
 uint8_t *ps_session_body(ps_session *s, uint32_t len);
 
-/* ps_session_state returns PS_STATE_* bits. */
+/* ps_session_state returns PS_STATE_* bits; PS_STATE_CLOSE_DUE says the
+   next ps_session_poll reports PS_EV_CLOSED. */
 uint32_t ps_session_state(const ps_session *s);
 
 /* ps_session_memory returns the bytes currently allocated by |s|. */
@@ -249,6 +250,14 @@ uint32_t ps_session_memory(const ps_session *s);
  * 3 substreams the peer opened.
  */
 uint32_t ps_session_count(const ps_session *s, uint32_t which);
+
+/*
+ * ps_session_find returns the slot of the open request or substream that
+ * packet-stream would name |id|: our request number for our requests and
+ * substreams, the negated request number of the peer for substreams the
+ * peer opened. Returns PS_NO_SLOT if there is none.
+ */
+uint32_t ps_session_find(const ps_session *s, int32_t id);
 
 /*
  * Commands. In wire mode each command that sends a packet frames it with the
@@ -310,9 +319,12 @@ int32_t ps_stream_write(ps_session *s, uint32_t slot, uint32_t type,
 /*
  * ps_stream_end sends the end of our side of the substream in |slot|, with
  * body |data| (JSON `true` for a plain end, an error value for an error).
- * When the peer had already ended its side the substream is finished and the
- * slot released: the result is then 1, else 0. Also PS_ERR_UNKNOWN_SLOT and,
- * unless PS_OPT_COMPAT, PS_ERR_STREAM_ENDED for a second end.
+ * When the peer had already ended its side the substream is finished and
+ * the result is 1, else 0. In wire mode the slot is then released. In packet
+ * mode the host, which sends the end itself after this call, releases it
+ * with ps_stream_release once sent: a packet arriving while it sends still
+ * finds the substream (as in packet-stream 2.0.6). Also PS_ERR_UNKNOWN_SLOT
+ * and, unless PS_OPT_COMPAT, PS_ERR_STREAM_ENDED for a second end.
  */
 int32_t ps_stream_end(ps_session *s, uint32_t slot, uint32_t type,
                       const uint8_t *data, uint32_t len);

@@ -81,11 +81,14 @@
                       end and repeated ends (see ps.h) */
 
 /* Bits of ps_session_state(). */
-#define PS_STATES(X)                                                  \
-  X(STATE_CLOSING, 1) /* close or destroy started: no new requests */ \
-  X(STATE_CLOSED, 2)  /* close finished: the end has been sent */     \
-  X(STATE_ENDED, 4)   /* destroyed or peer ended: input is ignored */ \
-  X(STATE_GOODBYE, 8) /* wire mode: the goodbye header was received */
+#define PS_STATES(X)                                                          \
+  X(STATE_CLOSING, 1)    /* close or destroy started: no new requests */      \
+  X(STATE_CLOSED, 2)     /* close finished: the end has been sent */          \
+  X(STATE_ENDED, 4)      /* destroyed or peer ended: input is ignored */      \
+  X(STATE_GOODBYE, 8)    /* wire mode: the goodbye header was received */     \
+  X(STATE_CLOSE_DUE, 16) /* closing with nothing open: poll reports CLOSED */ \
+  X(STATE_IDLE, 32) /* no request or substream of ours or substream of the    \
+                       peer is open */
 
 /* Layout of the packed result of ps_session_recv_packet. */
 #define PS_PACKED(X)                                           \

@@ -119,16 +119,16 @@ void ps_session_del(ps_session *s) {
   ps_alloc_resize(&alloc, s, sizeof *s, 0);
 }
 
-uint32_t ps_session_state(const ps_session *s) {
-  return s->state;
-}
-
 uint32_t ps_session_memory(const ps_session *s) {
   return s->alloc.bytes;
 }
 
 uint32_t ps_session_count(const ps_session *s, uint32_t which) {
   return which < PS_KINDS ? s->table.lists[which].count : 0;
+}
+
+uint32_t ps_session_find(const ps_session *s, int32_t id) {
+  return ps_table_find(&s->table, id);
 }
 
 /* ---- ending ------------------------------------------------------------- */
@@ -276,6 +276,11 @@ static int close_due(const ps_session *s) {
   return (s->state & (PS_STATE_CLOSING | PS_STATE_CLOSED)) ==
              PS_STATE_CLOSING &&
          nothing_open(s);
+}
+
+uint32_t ps_session_state(const ps_session *s) {
+  return s->state | (close_due(s) ? (uint32_t)PS_STATE_CLOSE_DUE : 0u) |
+         (nothing_open(s) ? (uint32_t)PS_STATE_IDLE : 0u);
 }
 
 static int more_events(const ps_session *s) {
@@ -618,12 +623,14 @@ int32_t ps_stream_end(ps_session *s, uint32_t slot, uint32_t type,
   rv = frame(s, PS_FLAG_STREAM | PS_FLAG_END, type, rec->id, data, len);
   if (rv != PS_OK) return rv;
   rec->flags |= PS_SLOT_WRITE_END;
-  if (rec->flags & PS_SLOT_READ_END) {
+  if (!(rec->flags & PS_SLOT_READ_END)) return 0;
+  /* finished; in packet mode the host has yet to send the end, and what
+     arrives meanwhile must still find the substream: it releases it */
+  if (s->mode == PS_MODE_WIRE) {
     if (slot == s->aborting_slot) s->aborting_slot = PS_NO_SLOT;
     ps_table_remove(&s->table, slot);
-    return 1;
   }
-  return 0;
+  return 1;
 }
 
 int32_t ps_stream_release(ps_session *s, uint32_t slot) {

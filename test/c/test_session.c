@@ -670,6 +670,39 @@ static void packet_mode(void) {
   ps_session_del(s);
 }
 
+/* Packet mode: the host sends the end after ps_stream_end, so a finished
+   substream stays until the host releases it; state bits and lookups. */
+static void packet_mode_finishing(void) {
+  ps_session *s = new_session(PS_MODE_PACKET, PS_OPT_COMPAT);
+  uint32_t slot, in;
+  int32_t r;
+  CHECK(ps_session_state(s) & PS_STATE_IDLE);
+  CHECK_INT(ps_stream_open(s, &slot), 1);
+  CHECK(!(ps_session_state(s) & PS_STATE_IDLE));
+  CHECK_INT(ps_session_find(s, 1), slot);
+  CHECK_INT(ps_session_find(s, -1), PS_NO_SLOT);
+  r = ps_session_recv_packet(s, -1, PS_FLAG_STREAM | PS_FLAG_END);
+  CHECK_INT(r & PS_PACK_TYPE_MASK, PS_EV_STREAM_END);
+  CHECK(!(r & PS_PACK_RELEASED));
+  CHECK_INT(ps_stream_end(s, slot, 0, NULL, 0), 1); /* finished... */
+  CHECK_INT(ps_session_count(s, 2), 1);             /* ...not released */
+  CHECK_INT(ps_session_find(s, 1), slot);
+  CHECK_INT(ps_stream_release(s, slot), 0);
+  CHECK_INT(ps_session_find(s, 1), PS_NO_SLOT);
+  /* the peer's substreams are found by their negated number */
+  r = ps_session_recv_packet(s, 7, PS_FLAG_STREAM);
+  in = (uint32_t)r >> PS_PACK_SLOT_SHIFT;
+  CHECK_INT(ps_session_find(s, -7), in);
+  CHECK_INT(ps_session_close(s), 0);
+  CHECK(!(ps_session_state(s) & PS_STATE_CLOSE_DUE));
+  CHECK_INT(ps_stream_release(s, in), 0);
+  CHECK(ps_session_state(s) & PS_STATE_IDLE);
+  CHECK(ps_session_state(s) & PS_STATE_CLOSE_DUE);
+  EXPECT(s, CLOSED);
+  CHECK(!(ps_session_state(s) & PS_STATE_CLOSE_DUE));
+  ps_session_del(s);
+}
+
 /* After a fatal error every input and command returns it. */
 static void fatal_is_sticky(void) {
   ps_session *s = new_session(PS_MODE_WIRE, 0);
@@ -730,6 +763,7 @@ void suite_session(void) {
   RUN(limit_outbuf);
   RUN(body_in_place_framing);
   RUN(packet_mode);
+  RUN(packet_mode_finishing);
   RUN(fatal_is_sticky);
   RUN(memory_per_open);
 }

@@ -1,0 +1,25 @@
+'use strict'
+// packet-stream-wasm: a drop-in for packet-stream@2.0.6 whose state machine
+// runs in a C core compiled to WebAssembly.
+//
+//   const packets = require('packet-stream-wasm')
+//   const ps = packets({ message, request, stream, close })
+const PacketStream = require('./packet-stream')
+const { ready } = require('./wasm')
+const { debug } = require('./util')
+
+function packets (opts) {
+  return new PacketStream(opts)
+}
+
+// Settles once the core is loaded (at once, unless the platform refused a
+// synchronous WebAssembly compile).
+packets.ready = ready.then(() => packets)
+packets.PacketStream = PacketStream
+Object.defineProperty(packets, 'debug', {
+  get: () => debug.enabled,
+  set: (on) => { debug.enabled = !!on },
+  enumerable: true
+})
+
+module.exports = packets

@@ -1,0 +1,298 @@
+'use strict'
+// The packet-stream 2.0.6 API over the C core in packet mode.
+//
+// The core holds the protocol state: request numbers, the tables of open
+// requests and substreams, each substream's ends, closing and closed. This
+// side keeps what only JavaScript can hold, in an array indexed by the slot
+// the core hands out (a request's callback, a substream object), and the
+// values the user sees (`ended`, a substream's `readEnd`/`writeEnd`). Packet
+// values never enter the core. Every step below follows the reference
+// (index.js of packet-stream 2.0.6) in the order it calls back, because
+// code written for it observes that order.
+const { core, need, C } = require('./wasm')
+const Substream = require('./substream')
+const { flat, closedread } = require('./util')
+
+const EV = C.events
+const TYPE_MASK = C.packed.PACK_TYPE_MASK
+const SLOT_SHIFT = C.packed.PACK_SLOT_SHIFT
+const OPENED = C.packed.PACK_OPENED
+const RELEASED = C.packed.PACK_RELEASED
+const IDLE = C.states.STATE_IDLE
+const NO_SLOT = C.NO_SLOT
+const EV_TYPE = 0 // int32 offsets in ps_event
+const EV_SLOT = 2
+
+// A core session that is dropped without being closed is freed by the GC.
+const orphans = typeof FinalizationRegistry === 'function'
+  ? new FinalizationRegistry((session) => core.exports.ps_session_del(session))
+  : null
+
+// Exports used on every packet, looked up once.
+let w = null
+
+function randomSeed () {
+  const c = globalThis.crypto
+  if (c && c.getRandomValues) return c.getRandomValues(new Uint32Array(1))[0]
+  return (Math.random() * 0x100000000) >>> 0
+}
+
+// An Error for a core error code, with the code attached.
+function coreError (code) {
+  const err = new Error(C.messages[code] || `packet-stream core error ${code}`)
+  err.code = code
+  return err
+}
+
+function limit (limits, name, fallback) {
+  const v = limits && limits[name]
+  return v === undefined ? fallback : v >>> 0
+}
+
+class PacketStream {
+  constructor (opts) {
+    if (!w) w = need().exports
+    this.ended = false
+    this.opts = opts // must release, may capture `this`
+    this._slots = [] // slot -> request callback or Substream; must release
+    this._closecbs = [] // must release, may capture `this`
+    this._closing = false // mirrors the core, to skip calls that would do nothing
+    this._closed = false
+    if (opts.close) this._closecbs.push(opts.close)
+    const limits = opts.limits
+    const d = C.defaults
+    const session = w.psw_session_new(C.modes.MODE_PACKET, C.options.OPT_COMPAT,
+      limit(limits, 'maxFrame', d.DEFAULT_MAX_FRAME), limit(limits, 'maxRequests', d.DEFAULT_MAX_REQUESTS),
+      limit(limits, 'maxStreams', d.DEFAULT_MAX_STREAMS), limit(limits, 'maxOutbuf', d.DEFAULT_MAX_OUTBUF),
+      randomSeed())
+    if (session < 0) throw coreError(session)
+    this._core = session // 0 once closed and freed
+    if (orphans) orphans.register(this, session, this)
+    // Own property, so that `a.read = b.write` works without bind.
+    this.write = (msg, end) => this._write(msg, end)
+  }
+
+  // Sends a single message to the other end
+  message (obj) {
+    this.read({ req: 0, stream: false, end: false, value: obj })
+  }
+
+  // Sends a message to the other end, expects an (err, obj) response
+  request (obj, cb) {
+    if (this._closing) return cb(new Error('parent stream is closing'))
+    const rid = w.ps_request(this._core, 0, 0, 0, core.scratch)
+    if (rid < 0) return cb(coreError(rid))
+    this._slots[core.i32[core.scratch >> 2]] = cb
+    this.read({ req: rid, stream: false, end: false, value: obj })
+  }
+
+  // Sends a request to the other end for a stream
+  stream () {
+    if (this._closing) throw new Error('parent stream is closing')
+    const rid = w.ps_stream_open(this._core, core.scratch)
+    if (rid < 0) throw coreError(rid)
+    const slot = core.i32[core.scratch >> 2]
+    const sub = new Substream(rid, this, slot)
+    this._slots[slot] = sub
+    return sub
+  }
+
+  // Marks the packetstream to close when all current IO is finished
+  close (cb) {
+    if (!cb) throw new Error('packet-stream.close *must* have callback')
+    if (this._closed) return cb()
+    this._closecbs.push(cb)
+    this._closing = true
+    w.ps_session_close(this._core)
+    this._maybedone()
+  }
+
+  // Forces immediate close of the PacketStream
+  // - usually triggered by an `end` packet from the other end
+  destroy (end) {
+    end = end || flat(end)
+    this.ended = end
+    this._closing = true
+    let err = end === true ? new Error('unexpected end of parent stream') : end
+    if (!this._core) return // already closed: nothing is open
+    w.ps_session_destroy(this._core, end === true ? 0 : C.errors.ERR_DESTROYED)
+    // The core hands out what is open in the reference's order: our
+    // requests, then substreams the peer opened, then ours.
+    const ev = (core.scratch + 16) >> 2
+    let numended = 0
+    while (this._core && w.ps_session_poll(this._core, core.scratch + 16) > 0) {
+      const type = core.i32[ev + EV_TYPE]
+      const slot = core.i32[ev + EV_SLOT]
+      if (type === EV.REQUEST_ABORTED) {
+        numended++
+        const cb = this._slots[slot]
+        this._slots[slot] = undefined
+        cb(err, undefined)
+        this._maybedone(err)
+      } else if (type === EV.STREAM_ABORTED) {
+        numended++
+        const sub = this._slots[slot]
+        this._slots[slot] = undefined
+        sub._slot = -1 // the core releases it at the next poll
+        sub.writeEnd = true // destroy it without sending it a message
+        sub.destroy(err)
+      } else if (type === EV.CLOSED) {
+        break // the core is done; what the user hears follows below
+      }
+    }
+    // from the outside it is not an error if nothing was open
+    if (numended === 0 && end === true) err = null
+    this._maybedone(err)
+  }
+
+  // Closes if closing and nothing is open any more. As in the reference,
+  // the session counts as closed only once its end has been read: a peer
+  // wired synchronously that answers within that read still reaches it
+  // (and may close it a second time). The core is freed after that.
+  _maybedone (err) {
+    if (this._closed || !this._closing) return
+    if (!(w.ps_session_state(this._core) & IDLE)) return
+    this.read(null, err || true)
+    this._closed = true
+    this._closecbs.forEach((cb) => { cb(err) })
+    // deallocate
+    this.opts = null
+    this._closecbs.length = 0
+    this.read = closedread
+    this._slots = []
+    if (this._core) {
+      if (orphans) orphans.unregister(this)
+      w.ps_session_del(this._core)
+      this._core = 0
+    }
+  }
+
+  // Sends data out to the other end
+  // - to be overridden by the PacketStream consumer
+  read (msg) {
+    console.error('please overwrite read method to do IO', msg)
+  }
+
+  // Accepts data from the other end (installed as an own property)
+  _write (msg, end) {
+    if (this.ended) return
+    if (end) return void this.destroy(end)
+    const req = msg.req
+    if (!req) return this._onmessage(msg)
+    if (!this._core) return this._afterclose(msg)
+    // numbers that are not int32 cannot be on the wire nor name anything
+    if ((req | 0) !== req) return
+    const r = w.ps_session_recv_packet(this._core, req, (msg.stream ? 8 : 0) | (msg.end ? 4 : 0))
+    if (r < 0) return void this.destroy(coreError(r))
+    switch (r & TYPE_MASK) {
+      case EV.REQUEST: return this._onrequest(msg, r >>> SLOT_SHIFT)
+      case EV.RESPONSE: return this._onresponse(msg, r >>> SLOT_SHIFT)
+      case EV.STREAM_DATA:
+      case EV.STREAM_END: return this._onstream(msg, r)
+      case EV.STRAY:
+        if (msg.stream) console.error('no stream for incoming msg', msg)
+    }
+  }
+
+  // After closing nothing is open and nobody handles anything; packets on
+  // substreams are logged as the reference logs them.
+  _afterclose (msg) {
+    if (!msg.stream) return
+    if (msg.req < 0) console.error('no stream for incoming msg', msg)
+    else if (!msg.end) console.error('no .read for stream:', msg.req * -1, 'dropped:', msg)
+  }
+
+  // Internal handler of incoming message msgs
+  _onmessage (msg) {
+    if (this.opts && typeof this.opts.message === 'function') this.opts.message(msg.value)
+  }
+
+  // Internal handler of incoming requests
+  _onrequest (msg, slot) {
+    const rid = msg.req * -1
+    if (this.opts && typeof this.opts.request === 'function') {
+      let once = false
+      this.opts.request(msg.value, (err, value) => {
+        if (once) throw new Error('cb called twice from local api')
+        once = true
+        if (this._core) w.ps_respond(this._core, slot, 0, 0, 0, 0)
+        if (err) this.read({ value: flat(err), end: true, req: rid })
+        else this.read({ value, end: false, req: rid })
+        this._maybedone()
+      })
+    } else {
+      if (this._core) w.ps_respond(this._core, slot, 0, 0, 0, 0)
+      this.read({
+        value: { message: 'Unable to handle requests', name: 'NO_REQUEST_HANDLER', stack: null },
+        end: true,
+        stream: false,
+        req: rid
+      })
+      this._maybedone()
+    }
+  }
+
+  // Internal handler of incoming responses
+  _onresponse (msg, slot) {
+    const cb = this._slots[slot]
+    this._slots[slot] = undefined
+    const err = msg.end ? msg.value : null
+    cb(err, msg.end ? null : msg.value)
+    this._maybedone(err)
+  }
+
+  // Internal handler of incoming stream msgs
+  _onstream (msg, r) {
+    const slot = r >>> SLOT_SHIFT
+    const ours = msg.req < 0
+    let sub
+    if (r & OPENED) {
+      sub = new Substream(msg.req * -1, this, slot)
+      this._slots[slot] = sub
+      if (this.opts && typeof this.opts.stream === 'function') this.opts.stream(sub)
+    } else {
+      sub = this._slots[slot]
+    }
+    if (r & RELEASED) { // both sides have ended: the core forgot it
+      this._slots[slot] = undefined
+      sub._slot = -1
+    }
+    if ((r & TYPE_MASK) === EV.STREAM_END) {
+      sub.readEnd = true
+      if (ours || sub.read) sub.read(null, msg.value)
+      this._maybedone()
+    } else if (ours || sub.read) {
+      sub.read(msg.value)
+    } else {
+      console.error('no .read for stream:', sub.id, 'dropped:', msg)
+    }
+  }
+
+  // A substream sends its end. If the peer had ended too it is finished,
+  // but stays in the tables until the substream deallocates itself after
+  // sending, as the reference's does.
+  _endStream (sub) {
+    if (sub._slot >= 0 && this._core) w.ps_stream_end(this._core, sub._slot, 0, 0, 0)
+  }
+
+  // A substream is deallocated. One the core had already finished is gone
+  // from its tables; but the reference forgets a substream by number, so
+  // if the peer has opened another on the same number since, that one is
+  // forgotten now (it lives on, unreachable by the peer, as there).
+  _releaseStream (sub) {
+    let slot = sub._slot
+    if (slot < 0) {
+      if (sub.id > 0 || !this._core) return // our numbers are never reused
+      slot = w.ps_session_find(this._core, sub.id)
+      const other = slot === NO_SLOT ? undefined : this._slots[slot]
+      if (!other) return // none, or this one being aborted with the session
+      other._slot = -1
+    } else {
+      sub._slot = -1
+    }
+    if (this._core) w.ps_stream_release(this._core, slot)
+    this._slots[slot] = undefined
+  }
+}
+
+module.exports = PacketStream

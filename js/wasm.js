@@ -1,0 +1,78 @@
+'use strict'
+// Loads the C core once per process and keeps typed views on its memory.
+//
+// The module is small (tens of KB), so it is compiled synchronously
+// everywhere: `require` works at once, as packet-stream's does, and Chromium
+// allows synchronous compiles of modules up to 8 MiB even on the main thread.
+// Where a platform refuses, `ready` compiles asynchronously instead and
+// sessions can be created once it has settled.
+const base64 = require('./wasm-bytes')
+const C = require('./constants')
+
+function decodeBase64 (text) {
+  if (typeof Buffer === 'function') return Buffer.from(text, 'base64')
+  if (typeof Uint8Array.fromBase64 === 'function') return Uint8Array.fromBase64(text)
+  const bin = atob(text)
+  const bytes = new Uint8Array(bin.length)
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i) // once, at load
+  return bytes
+}
+
+// The core, once loaded: its exports and views on its memory. Views are
+// rebuilt when the memory grows (the core tells us through its only
+// import), since growth detaches the old ones.
+const core = {
+  loaded: false,
+  exports: null,
+  memory: null,
+  u8: null,
+  i32: null,
+  scratch: 0 // 64 bytes: [0] out-parameter, [16..48) a ps_event
+}
+
+function refreshViews () {
+  core.u8 = new Uint8Array(core.memory.buffer)
+  core.i32 = new Int32Array(core.memory.buffer)
+}
+
+function start (instance) {
+  core.exports = instance.exports
+  core.memory = instance.exports.memory
+  refreshViews()
+  instance.exports._initialize()
+  core.scratch = instance.exports.psw_malloc(64)
+  core.loaded = true
+  return core
+}
+
+const imports = { env: { emscripten_notify_memory_growth: () => refreshViews() } }
+const bytes = decodeBase64(base64)
+let loadError = null
+try {
+  start(new WebAssembly.Instance(new WebAssembly.Module(bytes), imports))
+} catch (err) {
+  loadError = err
+}
+
+// Settles once the core can be used; rejects if it cannot be loaded at all.
+const ready = core.loaded
+  ? Promise.resolve()
+  : WebAssembly.instantiate(bytes, imports).then(({ instance }) => { start(instance) })
+ready.catch(() => {}) // reported through `ready` and by `need()`
+
+// The core, or a clear error when it is not there yet.
+function need () {
+  if (core.loaded) return core
+  const err = new Error('packet-stream-wasm: the WebAssembly core is not loaded yet; ' +
+    'await packets.ready first' + (loadError ? ` (synchronous load failed: ${loadError.message})` : ''))
+  throw err
+}
+
+// Reads a NUL-terminated string from the core's memory.
+function cString (ptr) {
+  let end = ptr
+  while (core.u8[end] !== 0) end++
+  return new TextDecoder().decode(core.u8.subarray(ptr, end))
+}
+
+module.exports = { core, need, ready, cString, C }
