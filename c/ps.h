@@ -257,7 +257,7 @@ uint32_t ps_session_count(const ps_session *s, uint32_t which);
  * substreams, the negated request number of the peer for substreams the
  * peer opened. Returns PS_NO_SLOT if there is none.
  */
-uint32_t ps_session_find(const ps_session *s, int32_t id);
+uint32_t ps_session_find(ps_session *s, int32_t id);
 
 /*
  * Commands. In wire mode each command that sends a packet frames it with the

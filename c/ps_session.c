@@ -13,11 +13,12 @@
 struct ps_session {
   ps_alloc alloc;
   ps_limits limits;
-  uint32_t mode;    /* PS_MODE_* */
-  uint32_t options; /* PS_OPT_* */
-  uint32_t state;   /* PS_STATE_* */
-  int32_t next_id;  /* our next request number */
-  int32_t fatal;    /* sticky fatal code, 0 while healthy */
+  uint32_t mode;       /* PS_MODE_* */
+  uint32_t options;    /* PS_OPT_* */
+  uint32_t state;      /* PS_STATE_* */
+  int32_t next_id;     /* our next request number */
+  uint8_t ids_wrapped; /* next_id went past INT32_MAX: skip numbers in use */
+  int32_t fatal;       /* sticky fatal code, 0 while healthy */
 
   /* destroy: the reason (0 for a clean end), whether the abort cascade is
      still running, how many it aborted (packet-stream's numended), and the
@@ -127,7 +128,7 @@ uint32_t ps_session_count(const ps_session *s, uint32_t which) {
   return which < PS_KINDS ? s->table.lists[which].count : 0;
 }
 
-uint32_t ps_session_find(const ps_session *s, int32_t id) {
+uint32_t ps_session_find(ps_session *s, int32_t id) {
   return ps_table_find(&s->table, id);
 }
 
@@ -496,6 +497,38 @@ int32_t ps_session_recv_packet(ps_session *s, int32_t req, uint32_t flags) {
   if (s->fatal) return s->fatal;
   s->has_event = 0;
   if (!accepting(s)) return more_events(s) ? PS_PACK_MORE : PS_EV_NONE;
+  /* The common cases without the general path: data on an open
+     substream, a request, the response to one of ours. Nothing else can be
+     pending while the session takes input (no close without an end
+     packet, and a request of ours was open). */
+  if (req != 0 && req != INT32_MIN) {
+    uint32_t slot;
+    if ((flags & (PS_FLAG_STREAM | PS_FLAG_END)) == PS_FLAG_STREAM) {
+      slot = ps_table_find(&s->table, -req);
+      if (slot != PS_NO_SLOT) {
+        const ps_slot *rec = &s->table.slots[slot];
+        if (rec->kind == (req < 0 ? PS_KIND_STREAM_OUT : PS_KIND_STREAM_IN) &&
+            ((s->options & PS_OPT_COMPAT) || !(rec->flags & PS_SLOT_READ_END)))
+          return PS_EV_STREAM_DATA | (int32_t)(slot << PS_PACK_SLOT_SHIFT);
+      }
+    } else if (!(flags & PS_FLAG_STREAM) && req > 0) {
+      if (PS_TABLE_LIST(&s->table, PS_KIND_REQ_IN)->count >=
+          s->limits.max_requests)
+        return fail(s, PS_ERR_PEER_REQUEST_LIMIT);
+      if (ps_table_add(&s->table, &s->alloc, PS_KIND_REQ_IN, req, &slot) !=
+          PS_OK)
+        return fail(s, PS_ERR_NOMEM);
+      return PS_EV_REQUEST | (int32_t)(slot << PS_PACK_SLOT_SHIFT);
+    } else if (!(flags & PS_FLAG_STREAM) && req < 0 &&
+               !(s->state & PS_STATE_CLOSING)) {
+      slot = ps_table_find(&s->table, -req);
+      if (slot != PS_NO_SLOT && s->table.slots[slot].kind == PS_KIND_REQ_OUT) {
+        ps_table_remove(&s->table, slot);
+        return PS_EV_RESPONSE | PS_PACK_RELEASED |
+               (int32_t)(slot << PS_PACK_SLOT_SHIFT);
+      }
+    }
+  }
   rv = packet_input(s, req, flags);
   if (rv < 0) return rv;
   s->has_event = 0; /* handed out right here instead of by poll */
@@ -514,8 +547,9 @@ static int32_t take_id(ps_session *s) {
   int32_t id;
   do {
     id = s->next_id;
+    if (id == INT32_MAX) s->ids_wrapped = 1;
     s->next_id = id == INT32_MAX ? 1 : id + 1;
-  } while (ps_table_find(&s->table, id) != PS_NO_SLOT);
+  } while (s->ids_wrapped && ps_table_find(&s->table, id) != PS_NO_SLOT);
   return id;
 }
 

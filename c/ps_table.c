@@ -21,6 +21,7 @@ void ps_table_init(ps_table *t, uint32_t seed) {
   uint32_t k;
   memset(t, 0, sizeof *t);
   t->free_head = PS_NO_SLOT;
+  t->last_slot = PS_NO_SLOT;
   t->seed = seed;
   for (k = 0; k < PS_KINDS; k++)
     t->lists[k].head = t->lists[k].tail = PS_NO_SLOT;
@@ -108,13 +109,20 @@ int32_t ps_table_add(ps_table *t, ps_alloc *a, uint32_t kind, int32_t id,
   return PS_OK;
 }
 
-uint32_t ps_table_find(const ps_table *t, int32_t id) {
+uint32_t ps_table_find(ps_table *t, int32_t id) {
   uint32_t mask, i, e;
   if (t->map_count == 0) return PS_NO_SLOT;
+  /* a slot in the map under this id is the one the map would return */
+  if (t->last_slot < t->capacity) {
+    const ps_slot *last = &t->slots[t->last_slot];
+    if (last->id == id && last->kind != PS_KIND_FREE &&
+        last->kind != PS_KIND_REQ_IN)
+      return t->last_slot;
+  }
   mask = t->map_capacity - 1;
   for (i = hash_id(id, t->seed) & mask; (e = t->map[i]) != 0;
        i = (i + 1) & mask)
-    if (t->slots[e - 1].id == id) return e - 1;
+    if (t->slots[e - 1].id == id) return t->last_slot = e - 1;
   return PS_NO_SLOT;
 }
 

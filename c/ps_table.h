@@ -56,6 +56,9 @@ typedef struct ps_table {
   uint32_t map_capacity; /* a power of two, or 0 */
   uint32_t map_count;
   uint32_t seed;
+  /* the slot of the last id found: packets for one substream tend to come
+     in runs, and this spares the hash and the probe */
+  uint32_t last_slot;
   ps_list lists[PS_KINDS];
 } ps_table;
 
@@ -75,7 +78,7 @@ int32_t ps_table_add(ps_table *t, ps_alloc *a, uint32_t kind, int32_t id,
                      uint32_t *slot);
 
 /* ps_table_find returns the slot mapped to |id|, or PS_NO_SLOT. */
-uint32_t ps_table_find(const ps_table *t, int32_t id);
+uint32_t ps_table_find(ps_table *t, int32_t id);
 
 /* ps_table_remove unlinks the slot, drops its map entry and frees it. */
 void ps_table_remove(ps_table *t, uint32_t slot);

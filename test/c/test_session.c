@@ -543,6 +543,16 @@ static void limits_peer(void) {
   EXPECT(s, CLOSED);
   ps_session_del(s);
 
+  /* the same in packet mode, which takes requests on a shorter path */
+  s = new_session_limits(PS_MODE_PACKET, 0, &lim);
+  CHECK_INT(ps_session_recv_packet(s, 1, 0) & PS_PACK_TYPE_MASK, PS_EV_REQUEST);
+  CHECK_INT(ps_session_recv_packet(s, 2, 0) & PS_PACK_TYPE_MASK, PS_EV_REQUEST);
+  CHECK_INT(ps_session_recv_packet(s, 3, 0), PS_ERR_PEER_REQUEST_LIMIT);
+  ev = EXPECT(s, ERROR);
+  CHECK_INT(ev.error, PS_ERR_PEER_REQUEST_LIMIT);
+  EXPECT(s, CLOSED);
+  ps_session_del(s);
+
   s = new_session_limits(PS_MODE_WIRE, 0, &lim);
   for (i = 1; i <= 2; i++) {
     recv_text(s, PS_FLAG_STREAM, PS_TYPE_JSON, i, "1");
