@@ -5,10 +5,14 @@
 #define INITIAL_SLOTS 16u
 #define INITIAL_MAP 32u
 
-/* murmur3's finaliser: every input bit reaches every output bit, so a peer
-   that does not know the seed cannot line its ids up on one probe chain. */
+/* Our own ids (positive) count up: multiplying by an odd constant sends a
+   run of them to distinct buckets spread over the table, for one multiply.
+   The peer chooses the others: murmur3's finaliser over the seeded id, so
+   that a peer that does not know the seed cannot line ids up on one chain. */
 static uint32_t hash_id(int32_t id, uint32_t seed) {
-  uint32_t h = (uint32_t)id ^ seed;
+  uint32_t h;
+  if (id > 0) return (uint32_t)id * 0x9e3779b1u;
+  h = (uint32_t)id ^ seed;
   h ^= h >> 16;
   h *= 0x85ebca6bu;
   h ^= h >> 13;

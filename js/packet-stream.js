@@ -70,35 +70,12 @@ class PacketStream {
     if (orphans) orphans.register(this, session, this)
     this._hot = null // the substream of the last data packet, see write
     // Accepts data from the other end. An own property, so that
-    // `a.read = b.write` works without bind.
+    // `a.read = b.write` works without bind; small, so that it inlines.
     this.write = (msg, end) => {
       if (this.ended) return
       if (end) return void this.destroy(end)
-      const req = msg.req
-      if (!req) return this._onmessage(msg)
-      if (!this._core) return this._afterclose(msg)
-      // Data for the substream that took the last data packet, while the
-      // core still holds it: in this mode the core would answer "data for
-      // that slot" and change nothing, so the call is spared. Every release
-      // of a slot sets the substream's _slot to -1.
-      const hot = this._hot
-      if (hot !== null && req === -hot.id && hot._state >= 0 && msg.stream && !msg.end) {
-        if (req < 0 || hot.read) hot.read(msg.value)
-        else console.error('no .read for stream:', hot.id, 'dropped:', msg)
-        return
-      }
-      // numbers that are not int32 cannot be on the wire nor name anything
-      if ((req | 0) !== req) return
-      const r = w.ps_session_recv_packet(this._core, req, (msg.stream ? 8 : 0) | (msg.end ? 4 : 0))
-      if (r < 0) return void this.destroy(coreError(r))
-      switch (r & TYPE_MASK) {
-        case EV.REQUEST: return this._onrequest(msg, r >>> SLOT_SHIFT)
-        case EV.RESPONSE: return this._onresponse(msg, r >>> SLOT_SHIFT)
-        case EV.STREAM_DATA:
-        case EV.STREAM_END: return this._onstream(msg, r)
-        case EV.STRAY:
-          if (msg.stream) console.error('no stream for incoming msg', msg)
-      }
+      if (!msg.req) return this._onmessage(msg)
+      this._onpacket(msg)
     }
   }
 
@@ -206,6 +183,34 @@ class PacketStream {
   // - to be overridden by the PacketStream consumer
   read (msg) {
     console.error('please overwrite read method to do IO', msg)
+  }
+
+  // Internal handler of incoming packets other than messages
+  _onpacket (msg) {
+    const req = msg.req
+    if (!this._core) return this._afterclose(msg)
+    // Data for the substream that took the last data packet, while the
+    // core still holds it: in this mode the core would answer "data for
+    // that slot" and change nothing, so the call is spared. Every release
+    // of a slot sets the substream's _slot to -1.
+    const hot = this._hot
+    if (hot !== null && req === -hot.id && hot._state >= 0 && msg.stream && !msg.end) {
+      if (req < 0 || hot.read) hot.read(msg.value)
+      else console.error('no .read for stream:', hot.id, 'dropped:', msg)
+      return
+    }
+    // numbers that are not int32 cannot be on the wire nor name anything
+    if ((req | 0) !== req) return
+    const r = w.ps_session_recv_packet(this._core, req, (msg.stream ? 8 : 0) | (msg.end ? 4 : 0))
+    if (r < 0) return void this.destroy(coreError(r))
+    switch (r & TYPE_MASK) {
+      case EV.REQUEST: return this._onrequest(msg, r >>> SLOT_SHIFT)
+      case EV.RESPONSE: return this._onresponse(msg, r >>> SLOT_SHIFT)
+      case EV.STREAM_DATA:
+      case EV.STREAM_END: return this._onstream(msg, r)
+      case EV.STRAY:
+        if (msg.stream) console.error('no stream for incoming msg', msg)
+    }
   }
 
   // After closing nothing is open and nobody handles anything; packets on
