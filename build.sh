@@ -6,7 +6,8 @@
 #                         valgrind), wasm module, js/constants.js
 #   ./build.sh native     build/libps.a, build/ps_cli, js/constants.js
 #   ./build.sh test-c     the C tests under ASan+UBSan with gcc and clang, then valgrind
-#   ./build.sh wasm       build/ps.wasm and the generated JS around it
+#   ./build.sh wasm       build/ps.wasm, js/wasm-bytes.js (the module, embedded),
+#                         js/browser.mjs (the ES module bundle)
 #   ./build.sh fuzz [s]   the libFuzzer target for s seconds (default 60)
 #   ./build.sh setup      npm packages when missing or stale, native, wasm
 #   ./build.sh test       every test: C (both compilers, valgrind), the fuzzer
@@ -137,7 +138,9 @@ build_wasm() {
     -fvisibility=hidden -Wall -Wextra -Werror \
     "${CORE[@]}" c/ps_wasm.c -o "$OUT/ps.wasm"
   say "wasm: $OUT/ps.wasm, $(stat -c %s "$OUT/ps.wasm") bytes"
-  if [ -f js/gen-wasm.js ]; then node js/gen-wasm.js "$OUT/ps.wasm"; fi
+  # the JS around it: the embedded binary and the ES module bundle
+  node js/gen-wasm.js "$OUT/ps.wasm"
+  node js/gen-bundle.js
 }
 
 fuzz() {
@@ -210,6 +213,6 @@ case "${1:-all}" in
   fuzz) fuzz "${2:-60}" ;;
   setup) setup ;;
   test) run_tests ;;
-  clean) rm -rf "$OUT" js/constants.js ;;
+  clean) rm -rf "$OUT" js/constants.js js/wasm-bytes.js js/browser.mjs ;;
   *) echo "usage: $0 [all|native|test-c|wasm|fuzz [seconds]|setup|test|clean]" >&2; exit 2 ;;
 esac

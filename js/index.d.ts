@@ -1,0 +1,89 @@
+// Types for packet-stream-wasm: the packet-stream@2.0.6 API.
+// CommonJS (`require`) and ES modules (`import packets, { ready } from`).
+
+declare function packets (opts: packets.Handlers): packets.PacketStream
+
+declare namespace packets {
+  /** A packet as it travels between two sessions in object mode. */
+  interface Packet {
+    req: number
+    stream?: boolean
+    end?: boolean
+    value?: unknown
+  }
+
+  /** An error as it travels in-band: flattened by the sender. */
+  interface FlatError {
+    message: string
+    name: string
+    stack: string | null
+  }
+
+  type Callback<T = unknown> = (err: any, value?: T) => void
+
+  /** Limits of a session; a peer exceeding one destroys the session. */
+  interface Limits {
+    /** largest body in bytes (default 16 MiB) */
+    maxFrame?: number
+    /** open requests in each direction (default 1,048,576) */
+    maxRequests?: number
+    /** open substreams in each direction (default 1,048,576) */
+    maxStreams?: number
+    /** framed bytes not yet handed to the transport (default 64 MiB) */
+    maxOutbuf?: number
+  }
+
+  interface Handlers {
+    /** a message (req 0) from the peer */
+    message?: (value: any) => void
+    /** a request from the peer; call cb exactly once */
+    request?: (value: any, cb: Callback) => void
+    /** a substream the peer opened; assign its `read` */
+    stream?: (stream: Substream) => void
+    /** the session closed: null/undefined when cleanly, else the error */
+    close?: (err: any) => void
+    limits?: Limits
+  }
+
+  /** packet-stream's "weird stream": assign `read`, call `write`. */
+  interface Substream {
+    readonly id: number
+    /** receives the peer's data; a truthy `end` ends it (its value is the end) */
+    read: ((data: any, end?: any) => void) | null
+    readEnd: true | null
+    writeEnd: any
+    /** sends data, or with a truthy `end` the end of our side */
+    write (data: any, end?: any): void
+    end (err?: any): void
+    destroy (err?: any): void
+  }
+
+  interface PacketStream {
+    /** falsy while open; the end value (true or an error) once ended */
+    ended: any
+    /** the handlers given to packets(); null once closed */
+    opts: Handlers | null
+    /** sends packets to the peer: assign it (e.g. `a.read = b.write`) */
+    read: (msg: Packet | null, end?: any) => void
+    /** takes packets from the peer (bound: can be passed around) */
+    write: (msg: Packet | null, end?: any) => void
+    message (value: any): void
+    request (value: any, cb: Callback): void
+    stream (): Substream
+    /** closes once every request and substream we opened has finished */
+    close (cb: (err?: any) => void): void
+    /** ends now: everything open hears `err` (or "unexpected end of parent stream") */
+    destroy (err?: any): void
+    /** bytes the C core holds for this session */
+    readonly coreMemory: number
+  }
+
+
+  /** settles once the WebAssembly core is loaded (at once where synchronous compiles are allowed) */
+  const ready: Promise<typeof packets>
+  /** log what the reference logs after close, and more */
+  let debug: boolean
+  const PacketStream: new (opts: Handlers) => PacketStream
+}
+
+export = packets

@@ -1,0 +1,7 @@
+// The ES module entry for Node: the CommonJS build, so that `import` and
+// `require` in one process share one instance of the core.
+import packets from './index.js'
+
+export default packets
+export const ready = packets.ready
+export const PacketStream = packets.PacketStream

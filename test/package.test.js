@@ -1,0 +1,42 @@
+'use strict'
+// The packed tarball works on its own: installed into an empty project and
+// used through require and import, with no C toolchain on the PATH.
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const { execFileSync } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+
+const root = path.join(__dirname, '..')
+
+test('npm pack, install, require and import without a toolchain', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ps-pack-'))
+  try {
+    const name = execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: root }).toString().trim().split('\n').pop()
+    const tarball = path.join(dir, name)
+    const files = execFileSync('tar', ['tzf', tarball]).toString()
+    for (const f of ['package/js/index.js', 'package/js/index.mjs', 'package/js/browser.mjs', 'package/js/wasm-bytes.js', 'package/js/constants.js', 'package/js/index.d.ts', 'package/c/ps.h']) {
+      assert.ok(files.includes(f), `${f} is in the tarball`)
+    }
+    const app = path.join(dir, 'app')
+    fs.mkdirSync(app)
+    fs.writeFileSync(path.join(app, 'package.json'), '{"name":"app","version":"1.0.0"}')
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--offline', tarball], { cwd: app, stdio: 'pipe' })
+    // a PATH with node and nothing else
+    const bin = path.join(dir, 'bin')
+    fs.mkdirSync(bin)
+    fs.symlinkSync(process.execPath, path.join(bin, 'node'))
+    const env = { PATH: bin, HOME: dir }
+    const script = `const a = packets({ request: (v, cb) => cb(null, v * 2) }), b = packets({});
+      a.read = b.write; b.read = a.write; b.request(21, (e, v) => console.log(v))`
+    const cjs = execFileSync('node', ['-e', `const packets = require('packet-stream-wasm'); ${script}`], { cwd: app, env }).toString()
+    assert.equal(cjs.trim(), '42')
+    const esm = execFileSync('node', ['--input-type=module', '-e', `import packets, { ready } from 'packet-stream-wasm'; await ready; ${script}`], { cwd: app, env }).toString()
+    assert.equal(esm.trim(), '42')
+    const bundle = execFileSync('node', ['--input-type=module', '-e', `import packets from 'packet-stream-wasm/browser'; ${script}`], { cwd: app, env }).toString()
+    assert.equal(bundle.trim(), '42')
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
