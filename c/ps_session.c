@@ -397,6 +397,15 @@ static int32_t stream_input(ps_session *s, uint32_t slot, uint32_t flags,
   return PS_EV_STREAM_END;
 }
 
+/* Gives a request of the peer a slot, within the limit. */
+static int32_t take_request(ps_session *s, int32_t req, uint32_t *slot) {
+  if (PS_TABLE_LIST(&s->table, PS_KIND_REQ_IN)->count >= s->limits.max_requests)
+    return fail(s, PS_ERR_PEER_REQUEST_LIMIT);
+  if (ps_table_add(&s->table, &s->alloc, PS_KIND_REQ_IN, req, slot) != PS_OK)
+    return fail(s, PS_ERR_NOMEM);
+  return PS_OK;
+}
+
 /* Classifies one packet from the peer and records its event. */
 static int32_t packet_input(ps_session *s, int32_t req, uint32_t flags) {
   ps_event *ev = &s->event;
@@ -419,11 +428,8 @@ static int32_t packet_input(ps_session *s, int32_t req, uint32_t flags) {
         type = PS_EV_STRAY;
       }
     } else { /* a request of the peer */
-      if (PS_TABLE_LIST(&s->table, PS_KIND_REQ_IN)->count >=
-          s->limits.max_requests)
-        return fail(s, PS_ERR_PEER_REQUEST_LIMIT);
-      rv = ps_table_add(&s->table, &s->alloc, PS_KIND_REQ_IN, req, &slot);
-      if (rv != PS_OK) return fail(s, rv);
+      rv = take_request(s, req, &slot);
+      if (rv != PS_OK) return rv;
       type = PS_EV_REQUEST;
     }
   } else if (req < 0) { /* on a substream we opened */
@@ -512,12 +518,8 @@ int32_t ps_session_recv_packet(ps_session *s, int32_t req, uint32_t flags) {
           return PS_EV_STREAM_DATA | (int32_t)(slot << PS_PACK_SLOT_SHIFT);
       }
     } else if (!(flags & PS_FLAG_STREAM) && req > 0) {
-      if (PS_TABLE_LIST(&s->table, PS_KIND_REQ_IN)->count >=
-          s->limits.max_requests)
-        return fail(s, PS_ERR_PEER_REQUEST_LIMIT);
-      if (ps_table_add(&s->table, &s->alloc, PS_KIND_REQ_IN, req, &slot) !=
-          PS_OK)
-        return fail(s, PS_ERR_NOMEM);
+      rv = take_request(s, req, &slot);
+      if (rv != PS_OK) return rv;
       return PS_EV_REQUEST | (int32_t)(slot << PS_PACK_SLOT_SHIFT);
     } else if (!(flags & PS_FLAG_STREAM) && req < 0 &&
                !(s->state & PS_STATE_CLOSING)) {
