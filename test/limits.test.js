@@ -1,0 +1,64 @@
+'use strict'
+// opts.limits of the drop-in API: a peer that goes over a limit destroys the
+// session with a clear error that every pending callback hears once; a local
+// command over a limit is refused without harming the session.
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const packets = require('..')
+
+test('a peer over maxRequests destroys the session, pending callbacks hear it once', () => {
+  const seen = []
+  const a = packets({
+    limits: { maxRequests: 3 },
+    request (value, cb) { seen.push(['held', value]) }, // never answered
+    close (err) { seen.push(['close', err && err.message]) }
+  })
+  const ours = []
+  a.read = (msg, end) => { if (end) seen.push(['a ended', end && end.message]) }
+  // a's own request, pending when the peer breaks the limit
+  a.request('mine', (err) => ours.push(err && err.message))
+  for (let i = 1; i <= 4; i++) a.write({ req: i, stream: false, end: false, value: i })
+  assert.deepEqual(seen.slice(0, 3), [['held', 1], ['held', 2], ['held', 3]])
+  assert.match(a.ended.message, /peer.*request/i)
+  assert.deepEqual(ours, [a.ended.message])
+  assert.equal(seen.filter((s) => s[0] === 'close').length, 1)
+  assert.equal(a.coreMemory, 0) // freed
+  a.write({ req: 5, stream: false, end: false, value: 5 }) // ignored after the end
+  assert.equal(seen.filter((s) => s[0] === 'held').length, 3)
+})
+
+test('answered requests do not count against maxRequests', () => {
+  const a = packets({ limits: { maxRequests: 2 }, request (value, cb) { cb(null, value) } })
+  const out = []
+  a.read = (msg) => out.push(msg)
+  for (let i = 1; i <= 1000; i++) a.write({ req: i, stream: false, end: false, value: i })
+  assert.equal(a.ended, false)
+  assert.equal(out.length, 1000)
+  assert.deepEqual(out[999], { value: 1000, end: false, req: -1000 })
+})
+
+test('a peer over maxStreams destroys the session', () => {
+  const a = packets({ limits: { maxStreams: 2 }, stream (s) { s.read = () => {} } })
+  a.read = () => {}
+  for (let i = 1; i <= 3; i++) a.write({ req: i, stream: true, end: false, value: i })
+  assert.match(a.ended.message, /peer.*substream/i)
+})
+
+test('local commands over a limit are refused, the session lives on', () => {
+  const a = packets({ limits: { maxRequests: 1, maxStreams: 1 } })
+  const b = packets({ request (value, cb) { cb(null, value) } })
+  const errs = []
+  a.read = () => {} // requests stay open: nothing answers
+  a.request(1, () => {})
+  a.request(2, (err) => errs.push(err.message))
+  a.stream()
+  assert.throws(() => a.stream(), /substream/i)
+  assert.equal(errs.length, 1)
+  assert.match(errs[0], /request/i)
+  assert.equal(a.ended, false)
+  // b is unaffected and still works
+  let answer
+  b.read = (msg) => { answer = msg }
+  b.write({ req: 1, stream: false, end: false, value: 'x' })
+  assert.deepEqual(answer, { value: 'x', end: false, req: -1 })
+})
