@@ -4,7 +4,8 @@
 #
 #   ./build.sh            native library + CLI, C tests (gcc and clang, ASan+UBSan,
 #                         valgrind), wasm module, js/constants.js
-#   ./build.sh native     build/libps.a, build/ps_cli, js/constants.js
+#   ./build.sh native     build/libps.a, build/ps_cli, build/echo_peer (the TCP echo
+#                         peer of examples/c/), js/constants.js
 #   ./build.sh test-c     the C tests under ASan+UBSan with gcc and clang, then valgrind
 #   ./build.sh wasm       build/ps.wasm, js/wasm-bytes.js (the module, embedded),
 #                         js/browser.mjs (the ES module bundle)
@@ -99,8 +100,10 @@ build_native() {
   rm -f "$OUT/libps.a"
   ar rcs "$OUT/libps.a" "${objs[@]}"
   gcc "${WARN[@]}" -O2 test/c/ps_cli.c "$OUT/libps.a" -o "$OUT/ps_cli"
+  clang "${WARN[@]}" -O2 -fsyntax-only examples/c/echo_peer.c
+  gcc "${WARN[@]}" -O2 examples/c/echo_peer.c "$OUT/libps.a" -o "$OUT/echo_peer"
   gen_constants
-  say "native: $OUT/libps.a, $OUT/ps_cli, js/constants.js"
+  say "native: $OUT/libps.a, $OUT/ps_cli, $OUT/echo_peer, js/constants.js"
 }
 
 # Every step checks its own status: run_tests calls this where `set -e`
@@ -109,10 +112,10 @@ test_c() {
   ensure_clang_rt || return 1
   ensure_valgrind || return 1
   say "lint: clang-format, cppcheck"
-  clang-format --dry-run --Werror c/*.c c/*.h test/c/*.c test/c/*.h || return 1
+  clang-format --dry-run --Werror c/*.c c/*.h test/c/*.c test/c/*.h examples/c/*.c || return 1
   if command -v cppcheck >/dev/null; then
     cppcheck --quiet --enable=warning,performance,portability --error-exitcode=1 \
-      --std=c99 c/ || return 1
+      --std=c99 c/ examples/c/ || return 1
   fi
   for cc in gcc clang; do
     "$cc" "${WARN[@]}" -g -O1 "${SAN[@]}" "${CORE[@]}" "${TESTS[@]}" -o "$OUT/ctest-$cc" || return 1
