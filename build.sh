@@ -13,7 +13,8 @@
 #   ./build.sh setup      npm packages when missing or stale, native, wasm
 #   ./build.sh test       every test: C (both compilers, valgrind), the fuzzer
 #                         (60 s when CI=true, else FUZZ_SECONDS or 10 s) beside the
-#                         node tests; ends with one summary line
+#                         node tests (the browser tests: chromium, installed when
+#                         missing); ends with one summary line
 #   ./build.sh clean
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -42,6 +43,8 @@ apt_install() {
 
 ensure_emcc() { command -v emcc >/dev/null || apt_install emscripten; }
 ensure_valgrind() { command -v valgrind >/dev/null || apt_install valgrind; }
+# Debian's chromium, driven by playwright-core in test/browser.test.js
+ensure_chromium() { [ -x /usr/bin/chromium ] || apt_install chromium; }
 # clang's sanitizer and libFuzzer runtimes come in libclang-rt-*-dev
 ensure_clang_rt() {
   command -v clang >/dev/null || apt_install clang
@@ -188,6 +191,8 @@ run_tests() {
   read -r c_passed c_failed < <(awk '/^c tests:/ { p += $(NF-3); f += $(NF-1) }
     END { print p + 0, f + 0 }' "$OUT/c-tests.log")
   passed=$((passed + c_passed)); failed=$((failed + c_failed))
+  # the browser tests need it; if the install fails, they fail and are counted
+  ensure_chromium || status=1
   # the fuzzer takes the second core while the node tests run
   fuzz "$fuzz_seconds" >"$OUT/fuzz-run.log" 2>&1 &
   fuzz_pid=$!
