@@ -8,6 +8,10 @@ async function main () {
   console.log(`packet-stream-wasm benchmarks, ${new Date().toISOString().slice(0, 10)}, ` +
     `${os.cpus()[0].model} x${os.cpus().length}, node ${process.version}${quick ? ' (quick)' : ''}`)
   await require('./inprocess')({ quick })
+  await require('./codec')({ quick })
+  await require('./muxrpc')({ quick })
+  await require('./worker')({ quick })
+  await require('./ws')({ quick })
 }
 
 main().catch((err) => { console.error(err); process.exit(1) })

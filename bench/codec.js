@@ -1,0 +1,132 @@
+'use strict'
+// The codec alone: packet-stream packets to bytes and back, through the
+// pull-stream API of packet-stream-codec@1.2.0 (its encode() and decode()
+// through-streams), in packets/s and MB/s of wire bytes (each packet is a
+// 9-byte header and its body).
+//
+// A contestant is { name, codec } where codec has packet-stream-codec's
+// exports: codec.encode() is a through-stream from packets
+// ({ req, stream, end, value }) to Buffers, codec.decode() one from
+// Buffers (any chunking) to packets. To add one, add an entry to |codecs|:
+//   { name: 'packet-stream-wasm', codec: require('..').codec }
+// Each is first checked against the reference on a sample of every case:
+// the same bytes out, the same packets back.
+const assert = require('node:assert/strict')
+const pull = require('pull-stream')
+const { interleave, fmt } = require('./lib')
+
+const codecs = [
+  { name: 'packet-stream-codec@1.2.0', codec: require('packet-stream-codec') }
+]
+const reference = codecs[0].codec
+
+const CHUNK = 64 * 1024 // the decoders are fed 64 KiB chunks of the byte stream
+
+function binary (size) {
+  const b = Buffer.alloc(size)
+  for (let i = 0; i < size; i++) b[i] = (i * 131 + 7) & 255
+  return b
+}
+
+// [title, make(i) -> packet, packets encoded, packets decoded, packets in
+// the byte stream decoded (it is fed again and again up to the count:
+// the byte stream of 64 KiB packets would not fit in memory otherwise)]
+// in a full run; a quick one does a fifth.
+const kib = binary(1024)
+const sixtyFour = binary(64 * 1024)
+const cases = [
+  ['small JSON, requests: {x:1,y:"abc"}', (i) => ({ req: i + 1, stream: false, end: false, value: { x: 1, y: 'abc' } }), 400000, 400000, 400000],
+  ['small strings, stream data: "hello, world"', (i) => ({ req: 3, stream: true, end: false, value: 'hello, world' }), 500000, 500000, 500000],
+  ['1 KiB Buffers, stream data', (i) => ({ req: 3, stream: true, end: false, value: kib }), 200000, 200000, 50000],
+  ['64 KiB Buffers, stream data', (i) => ({ req: 3, stream: true, end: false, value: sixtyFour }), 500000, 5000, 500]
+]
+
+function encodeAll (codec, packets) {
+  return Buffer.concat(encodeBuffers(codec, packets))
+}
+
+function encodeBuffers (codec, packets) {
+  let out = null
+  pull(pull.values(packets), codec.encode(), pull.collect((err, bufs) => { if (err) throw err; out = bufs }))
+  if (!out) throw new Error('the encoder did not finish synchronously')
+  return out
+}
+
+function decodeAll (codec, chunks) {
+  let out = null
+  pull(pull.values(chunks), codec.decode(), pull.collect((err, msgs) => { if (err) throw err; out = msgs }))
+  if (!out) throw new Error('the decoder did not finish synchronously')
+  return out.map(({ req, stream, end, value }) => ({ req, stream, end, value }))
+}
+
+function chunked (bytes) {
+  const chunks = []
+  for (let i = 0; i < bytes.length; i += CHUNK) chunks.push(bytes.subarray(i, i + CHUNK))
+  return chunks
+}
+
+// impl: { pull, codec, packets, chunks, bytes (wire bytes of packets) }
+const encode = `function (impl, n) {
+  const pull = impl.pull
+  let bytes = 0
+  return new Promise(function (resolve, reject) {
+    pull(pull.values(impl.packets), impl.codec.encode(), pull.drain(function (buf) { bytes += buf.length }, function (err) {
+      if (err) return reject(err)
+      if (bytes !== impl.bytes) return reject(new Error('encoded ' + bytes + ' bytes, expected ' + impl.bytes))
+      resolve(n)
+    }))
+  })
+}`
+
+const decode = `function (impl, n) {
+  const pull = impl.pull
+  let count = 0
+  return new Promise(function (resolve, reject) {
+    pull(pull.values(impl.chunks), impl.codec.decode(), pull.drain(function (msg) { count++ }, function (err) {
+      if (err) return reject(err)
+      if (count !== n) return reject(new Error('decoded ' + count + ' packets, expected ' + n))
+      resolve(n)
+    }))
+  })
+}`
+
+function reportRates (title, result, perPacket) {
+  const names = Object.keys(result)
+  const base = result[names[0]].median
+  console.log(`\n${title}`)
+  for (const name of names) {
+    const rate = result[name].median
+    const ratio = name === names[0] ? '' : `  ${(rate / base).toFixed(2)}x ${names[0]}`
+    console.log(`  ${name.padEnd(28)} ${fmt(rate).padStart(9)} packets/s ${(rate * perPacket / 1e6).toFixed(1).padStart(8)} MB/s${ratio}`)
+  }
+}
+
+async function main ({ quick = false } = {}) {
+  const rounds = quick ? 3 : 7
+  for (const [title, make, encodeN, decodeN, streamN] of cases) {
+    const scale = (x) => Math.max(1, Math.round(x * (quick ? 0.2 : 1)))
+    const nEncode = scale(encodeN)
+    const reps = Math.max(1, Math.round(decodeN / streamN))
+    const inStream = scale(streamN)
+    const nDecode = inStream * reps
+    const packets = Array.from({ length: nEncode }, (_, i) => make(i))
+    const bytes = encodeBuffers(reference, packets).reduce((sum, b) => sum + b.length, 0)
+    const perPacket = bytes / nEncode
+    const once = chunked(encodeAll(reference, packets.slice(0, inStream)))
+    const chunks = [].concat(...Array(reps).fill(once))
+    // every contestant against the reference, on a sample
+    const sample = packets.slice(0, 50)
+    const sampleBytes = encodeAll(reference, sample)
+    const sampleBack = decodeAll(reference, [sampleBytes])
+    for (const c of codecs.slice(1)) {
+      assert.deepEqual(encodeAll(c.codec, sample), sampleBytes, `${c.name}: encoded bytes differ (${title})`)
+      assert.deepEqual(decodeAll(c.codec, chunked(sampleBytes)), sampleBack, `${c.name}: decoded packets differ (${title})`)
+    }
+    const contestants = codecs.map((c) => ({ name: c.name, impl: { pull, codec: c.codec, packets, chunks, bytes } }))
+    reportRates(`codec encode: ${title}, ${perPacket} bytes a packet`, await interleave({ contestants, body: encode, n: nEncode, rounds }), perPacket)
+    reportRates(`codec decode: ${title}, from 64 KiB chunks`, await interleave({ contestants, body: decode, n: nDecode, rounds }), perPacket)
+  }
+}
+
+module.exports = main
+if (require.main === module) main({ quick: process.argv.includes('--quick') }).catch((err) => { console.error(err); process.exit(1) })
