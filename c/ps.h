@@ -355,6 +355,76 @@ int32_t ps_session_close(ps_session *s);
 int32_t ps_session_destroy(ps_session *s, int32_t error);
 
 /*
+ * ps_framer: the framing alone, without protocol state, for a host that keeps
+ * the state elsewhere (a packet-stream in JS, a packet-mode session) and
+ * needs packets turned into bytes and back: what packet-stream-codec is to
+ * packet-stream. Limits are those of ps_limits (max_frame for both
+ * directions, max_outbuf for bytes framed and not yet taken); the others are
+ * not used.
+ */
+typedef struct ps_framer ps_framer;
+
+/*
+ * ps_frame: one decoded frame. |data| is borrowed: it points into the chunk
+ * given to ps_framer_recv when the body lay wholly inside it, else into the
+ * framer, and stays valid until the next ps_framer_recv or ps_framer_del.
+ * The goodbye is a frame whose fields are all 0 and |data| NULL.
+ */
+typedef struct ps_frame {
+  uint32_t flags; /* PS_FLAG_STREAM, PS_FLAG_END */
+  uint32_t type;  /* PS_TYPE_* */
+  uint32_t len;
+  int32_t req;
+  const uint8_t *data;
+} ps_frame;
+
+/* ps_framer_new: as ps_session_new; |limits| and |mem| may be NULL. */
+int32_t ps_framer_new(ps_framer **out, const ps_limits *limits,
+                      const ps_mem *mem);
+
+/* ps_framer_del frees |f| and everything it owns. NULL is ignored. */
+void ps_framer_del(ps_framer *f);
+
+/*
+ * ps_framer_put frames one packet. Returns 0, PS_ERR_INVALID_ARGUMENT (a
+ * type over 2, NULL data with a length), PS_ERR_FRAME_TOO_LARGE,
+ * PS_ERR_OUTBUF_LIMIT or PS_ERR_NOMEM; nothing was framed on an error and
+ * the framer stays usable.
+ */
+int32_t ps_framer_put(ps_framer *f, uint32_t flags, uint32_t type, int32_t req,
+                      const uint8_t *data, uint32_t len);
+
+/* ps_framer_goodbye frames the goodbye header. Returns 0 or PS_ERR_NOMEM. */
+int32_t ps_framer_goodbye(ps_framer *f);
+
+/* ps_framer_body, ps_framer_send, ps_framer_pending: as the ps_session_
+   functions of the same names. */
+uint8_t *ps_framer_body(ps_framer *f, uint32_t len);
+int32_t ps_framer_send(ps_framer *f, const uint8_t **out);
+uint32_t ps_framer_pending(const ps_framer *f);
+
+/*
+ * ps_framer_recv decodes frames from |len| bytes of |in|, any chunking, into
+ * |frames| (room for |max|, at least 1), and stores their number in |*count|.
+ * It stops after the goodbye (the rest of the input and all later input is
+ * ignored), when |max| frames are out, and after a frame whose body had
+ * arrived in pieces (it lives in the framer, and the next call may reuse
+ * that place). Returns the bytes consumed: call again with the rest. A
+ * protocol error (PS_ERR_BAD_TYPE, PS_ERR_PEER_FRAME_TOO_LARGE) or
+ * PS_ERR_NOMEM is returned once the frames before it have been handed out,
+ * and by every later call.
+ */
+int32_t ps_framer_recv(ps_framer *f, const uint8_t *in, uint32_t len,
+                       ps_frame *frames, uint32_t max, uint32_t *count);
+
+/* ps_framer_midframe returns 1 while part of a frame has been received (an
+   end of the transport now would cut it: PS_ERR_TRUNCATED). */
+int ps_framer_midframe(const ps_framer *f);
+
+/* ps_framer_memory returns the bytes currently allocated by |f|. */
+uint32_t ps_framer_memory(const ps_framer *f);
+
+/*
  * Pure framing helpers (no session).
  *
  * ps_header_encode writes the 9-byte header of a packet to |out|.

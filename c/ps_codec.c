@@ -124,3 +124,66 @@ int32_t ps_decoder_feed(ps_decoder *d, ps_alloc *a, uint32_t max_frame,
   }
   return (int32_t)pos;
 }
+
+/* ---- encoder ------------------------------------------------------------ */
+
+static const uint8_t goodbye_header[PS_HEADER_SIZE] = {0};
+
+void ps_encoder_free(ps_encoder *e, ps_alloc *a) {
+  ps_buf_free(&e->out, a);
+  e->taken = 0;
+}
+
+/* Drops the bytes already handed out. */
+static void compact(ps_encoder *e) {
+  if (e->taken == 0) return;
+  memmove(e->out.data, e->out.data + e->taken, e->out.len - e->taken);
+  e->out.len -= e->taken;
+  e->taken = 0;
+}
+
+uint8_t *ps_encoder_body(ps_encoder *e, ps_alloc *a, uint32_t len) {
+  compact(e);
+  if (ps_buf_reserve(&e->out, a, PS_HEADER_SIZE + len, UINT32_MAX) != PS_OK)
+    return NULL;
+  return e->out.data + e->out.len + PS_HEADER_SIZE;
+}
+
+int32_t ps_encoder_frame(ps_encoder *e, ps_alloc *a, uint32_t max_outbuf,
+                         uint32_t flags, uint32_t type, int32_t req,
+                         const uint8_t *data, uint32_t len) {
+  uint8_t *at;
+  compact(e);
+  if ((uint64_t)e->out.len + PS_HEADER_SIZE + len > max_outbuf)
+    return PS_ERR_OUTBUF_LIMIT;
+  /* a body placed by ps_encoder_body is already where it belongs, and the
+     room for it is reserved, so this does not move it */
+  if (ps_buf_reserve(&e->out, a, PS_HEADER_SIZE + len, UINT32_MAX) != PS_OK)
+    return PS_ERR_NOMEM;
+  at = e->out.data + e->out.len;
+  if (len && data != at + PS_HEADER_SIZE)
+    memcpy(at + PS_HEADER_SIZE, data, len);
+  ps_header_encode(at, flags, type, len, req);
+  e->out.len += PS_HEADER_SIZE + len;
+  return PS_OK;
+}
+
+int32_t ps_encoder_goodbye(ps_encoder *e, ps_alloc *a) {
+  compact(e);
+  if (ps_buf_reserve(&e->out, a, PS_HEADER_SIZE, UINT32_MAX) != PS_OK)
+    return PS_ERR_NOMEM;
+  memcpy(e->out.data + e->out.len, goodbye_header, PS_HEADER_SIZE);
+  e->out.len += PS_HEADER_SIZE;
+  return PS_OK;
+}
+
+uint32_t ps_encoder_take(ps_encoder *e, const uint8_t **out) {
+  compact(e);
+  *out = e->out.data;
+  e->taken = e->out.len;
+  return e->taken;
+}
+
+uint32_t ps_encoder_pending(const ps_encoder *e) {
+  return e->out.len - e->taken;
+}

@@ -1,7 +1,8 @@
 /*
  * ps_codec.h: the packet-stream-codec framing. Pure header encode/decode
- * (declared in ps.h) and the incremental decoder a wire-mode session feeds
- * with transport bytes in any chunking.
+ * (declared in ps.h), the encoder that frames outbound packets into one
+ * buffer, and the incremental decoder fed with transport bytes in any
+ * chunking. A wire-mode session and a ps_framer are both built from these.
  */
 #ifndef PS_CODEC_H
 #define PS_CODEC_H
@@ -24,13 +25,6 @@ typedef struct ps_decoder {
   ps_buf body; /* a body split across chunks; owned */
 } ps_decoder;
 
-/* A decoded frame. |data| is borrowed, from the chunk or the decoder. */
-typedef struct ps_frame {
-  uint32_t flags, type, len;
-  int32_t req;
-  const uint8_t *data;
-} ps_frame;
-
 /* ps_decoder_init empties |d|. */
 void ps_decoder_init(ps_decoder *d);
 
@@ -52,5 +46,38 @@ int32_t ps_decoder_feed(ps_decoder *d, ps_alloc *a, uint32_t max_frame,
 
 /* ps_decoder_midframe returns 1 when part of a frame has been received. */
 int ps_decoder_midframe(const ps_decoder *d);
+
+/* The outbound frames; the first |taken| bytes were handed out. */
+typedef struct ps_encoder {
+  ps_buf out;
+  uint32_t taken;
+} ps_encoder;
+
+/* ps_encoder_free releases the buffer of |e| and empties it. */
+void ps_encoder_free(ps_encoder *e, ps_alloc *a);
+
+/*
+ * ps_encoder_body reserves room for a frame with a body of |len| bytes and
+ * returns where that body goes (see ps_session_body), or NULL for no memory.
+ */
+uint8_t *ps_encoder_body(ps_encoder *e, ps_alloc *a, uint32_t len);
+
+/*
+ * ps_encoder_frame appends one frame, copying the body unless it already lies
+ * where ps_encoder_body said. Returns 0, PS_ERR_OUTBUF_LIMIT when the bytes
+ * not yet taken would pass |max_outbuf|, or PS_ERR_NOMEM.
+ */
+int32_t ps_encoder_frame(ps_encoder *e, ps_alloc *a, uint32_t max_outbuf,
+                         uint32_t flags, uint32_t type, int32_t req,
+                         const uint8_t *data, uint32_t len);
+
+/* ps_encoder_goodbye appends the goodbye header, whatever the limit. */
+int32_t ps_encoder_goodbye(ps_encoder *e, ps_alloc *a);
+
+/* ps_encoder_take hands out every byte not yet taken (see ps_session_send). */
+uint32_t ps_encoder_take(ps_encoder *e, const uint8_t **out);
+
+/* ps_encoder_pending returns the number of bytes not yet taken. */
+uint32_t ps_encoder_pending(const ps_encoder *e);
 
 #endif

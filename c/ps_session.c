@@ -32,8 +32,7 @@ struct ps_session {
 
   ps_table table;
   ps_decoder decoder;
-  ps_buf out; /* framed bytes; the first out_taken were handed out */
-  uint32_t out_taken;
+  ps_encoder encoder;
 
   int has_event; /* the event of the last packet, not yet polled */
   ps_event event;
@@ -43,8 +42,6 @@ static const char *const no_handler_body =
     "{\"message\":\"Unable to handle "
     "requests\",\"name\":\"NO_REQUEST_HANDLER\","
     "\"stack\":null}";
-
-static const uint8_t goodbye[PS_HEADER_SIZE] = {0};
 
 void ps_limits_default(ps_limits *limits) {
   limits->max_frame = PS_DEFAULT_MAX_FRAME;
@@ -115,7 +112,7 @@ void ps_session_del(ps_session *s) {
   if (s == NULL) return;
   ps_table_free(&s->table, &s->alloc);
   ps_decoder_free(&s->decoder, &s->alloc);
-  ps_buf_free(&s->out, &s->alloc);
+  ps_encoder_free(&s->encoder, &s->alloc);
   alloc = s->alloc;
   ps_alloc_resize(&alloc, s, sizeof *s, 0);
 }
@@ -181,31 +178,9 @@ int32_t ps_session_close(ps_session *s) {
 
 /* ---- output ------------------------------------------------------------- */
 
-/* Drops the bytes already handed out by ps_session_send. */
-static void compact_out(ps_session *s) {
-  if (s->out_taken == 0) return;
-  memmove(s->out.data, s->out.data + s->out_taken, s->out.len - s->out_taken);
-  s->out.len -= s->out_taken;
-  s->out_taken = 0;
-}
-
-/* Appends |n| bytes, bypassing the outbound limit (the goodbye). */
-static int32_t append_raw(ps_session *s, const uint8_t *p, uint32_t n) {
-  compact_out(s);
-  if (ps_buf_reserve(&s->out, &s->alloc, n, UINT32_MAX) != PS_OK)
-    return PS_ERR_NOMEM;
-  memcpy(s->out.data + s->out.len, p, n);
-  s->out.len += n;
-  return PS_OK;
-}
-
 uint8_t *ps_session_body(ps_session *s, uint32_t len) {
   if (s->mode != PS_MODE_WIRE || len > s->limits.max_frame) return NULL;
-  compact_out(s);
-  if (ps_buf_reserve(&s->out, &s->alloc, PS_HEADER_SIZE + len, UINT32_MAX) !=
-      PS_OK)
-    return NULL;
-  return s->out.data + s->out.len + PS_HEADER_SIZE;
+  return ps_encoder_body(&s->encoder, &s->alloc, len);
 }
 
 /*
@@ -233,36 +208,20 @@ static int32_t check_body(const ps_session *s, uint32_t type,
 /* Frames one packet (wire mode; a no-op in packet mode). */
 static int32_t frame(ps_session *s, uint32_t flags, uint32_t type, int32_t req,
                      const uint8_t *data, uint32_t len) {
-  uint8_t *at;
+  int32_t rv;
   if (s->mode != PS_MODE_WIRE) return PS_OK;
-  compact_out(s);
-  if ((uint64_t)s->out.len + PS_HEADER_SIZE + len > s->limits.max_outbuf)
-    return fail(s, PS_ERR_OUTBUF_LIMIT);
-  /* a body placed by ps_session_body is already where it belongs, and the
-     room for it is reserved, so this does not move it */
-  if (ps_buf_reserve(&s->out, &s->alloc, PS_HEADER_SIZE + len, UINT32_MAX) !=
-      PS_OK)
-    return fail(s, PS_ERR_NOMEM);
-  at = s->out.data + s->out.len;
-  if (len && data != at + PS_HEADER_SIZE)
-    memcpy(at + PS_HEADER_SIZE, data, len);
-  ps_header_encode(at, flags, type, len, req);
-  s->out.len += PS_HEADER_SIZE + len;
-  return PS_OK;
+  rv = ps_encoder_frame(&s->encoder, &s->alloc, s->limits.max_outbuf, flags,
+                        type, req, data, len);
+  return rv < 0 ? fail(s, rv) : PS_OK;
 }
 
 int32_t ps_session_send(ps_session *s, const uint8_t **out) {
-  uint32_t n;
   if (s->mode != PS_MODE_WIRE) return PS_ERR_WRONG_MODE;
-  compact_out(s);
-  n = s->out.len;
-  *out = s->out.data;
-  s->out_taken = n;
-  return (int32_t)n;
+  return (int32_t)ps_encoder_take(&s->encoder, out);
 }
 
 uint32_t ps_session_pending(const ps_session *s) {
-  return s->out.len - s->out_taken;
+  return ps_encoder_pending(&s->encoder);
 }
 
 /* ---- events ------------------------------------------------------------- */
@@ -328,7 +287,7 @@ static void finish_close(ps_session *s, ps_event *ev) {
   if (s->destroyed && (s->aborted > 0 || s->end_error != 0))
     error = abort_error(s);
   if (error == 0 && s->mode == PS_MODE_WIRE &&
-      append_raw(s, goodbye, PS_HEADER_SIZE) != PS_OK)
+      ps_encoder_goodbye(&s->encoder, &s->alloc) != PS_OK)
     error = PS_ERR_NOMEM;
   set_event(ev, PS_EV_CLOSED, 0, PS_NO_SLOT, 0, error);
 }

@@ -29,6 +29,20 @@ int32_t psw_session_new(uint32_t mode, uint32_t options, uint32_t max_frame,
   return rv < 0 ? rv : (int32_t)(uintptr_t)s;
 }
 
+/* psw_framer_new: a framer with the two limits it uses. Returns its
+   address, or a negative PS_ERR_*. */
+EMSCRIPTEN_KEEPALIVE
+int32_t psw_framer_new(uint32_t max_frame, uint32_t max_outbuf) {
+  ps_limits lim;
+  ps_framer *f = NULL;
+  int32_t rv;
+  ps_limits_default(&lim);
+  lim.max_frame = max_frame;
+  lim.max_outbuf = max_outbuf;
+  rv = ps_framer_new(&f, &lim, NULL);
+  return rv < 0 ? rv : (int32_t)(uintptr_t)f;
+}
+
 /* Scratch memory for the glue (input chunks, the event, out-parameters). */
 EMSCRIPTEN_KEEPALIVE
 void *psw_malloc(uint32_t size) {

@@ -10,7 +10,7 @@ const path = require('node:path')
 const { execFileSync, spawnSync } = require('node:child_process')
 
 const root = path.join(__dirname, '..')
-const tests = ['main', 'helpers', 'pair', 'test_codec', 'test_table', 'test_session', 'test_pair', 'test_failmalloc']
+const tests = ['main', 'helpers', 'pair', 'test_codec', 'test_framer', 'test_table', 'test_session', 'test_pair', 'test_failmalloc']
   .map((f) => path.join(root, 'test', 'c', f + '.c'))
 
 // [file, the check as written, what the mutant has instead, which occurrence]
@@ -29,7 +29,11 @@ const mutants = [
   ['ps_session.c', 'return fail(s, PS_ERR_PEER_STREAM_LIMIT);', ';'],
   ['ps_session.c', 'return PS_ERR_REQUEST_LIMIT;', ';'],
   ['ps_session.c', 'return PS_ERR_STREAM_LIMIT;', ';'],
-  ['ps_session.c', 'if ((uint64_t)s->out.len + PS_HEADER_SIZE + len > s->limits.max_outbuf)', 'if (0)'],
+  ['ps_codec.c', 'if ((uint64_t)e->out.len + PS_HEADER_SIZE + len > max_outbuf)', 'if (0)'],
+  ['ps_framer.c', 'if (f->error) return f->error;', ''],
+  ['ps_framer.c', 'if (fr->len && (fr->data < in || fr->data >= in + len)) break;', ''],
+  ['ps_framer.c', 'if (len > f->limits.max_frame) return PS_ERR_FRAME_TOO_LARGE;', ''],
+  ['ps_framer.c', 'if (type > PS_TYPE_JSON || (data == NULL && len != 0))', 'if (0)'],
   ['ps_session.c', 'if (len > s->limits.max_frame) return PS_ERR_FRAME_TOO_LARGE;', ''],
   ['ps_session.c', 'return PS_ERR_GOODBYE_COLLISION;', ';'],
   ['ps_session.c', 'if (rec == NULL || rec->kind != PS_KIND_REQ_IN)', 'if (rec == NULL)'],

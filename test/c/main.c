@@ -4,6 +4,7 @@
 #include "test.h"
 
 void suite_codec(void);
+void suite_framer(void);
 void suite_table(void);
 void suite_session(void);
 void suite_pair(void);
@@ -11,6 +12,7 @@ void suite_failmalloc(void);
 
 int main(void) {
   suite_codec();
+  suite_framer();
   suite_table();
   suite_session();
   suite_pair();

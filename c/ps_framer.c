@@ -1,0 +1,119 @@
+/*
+ * ps_framer.c: the framing of packet-stream-codec on its own, for hosts that
+ * keep the protocol state elsewhere. The same encoder and decoder as a
+ * wire-mode session, with no tables.
+ */
+#include <string.h>
+
+#include "ps_codec.h"
+
+struct ps_framer {
+  ps_alloc alloc;
+  ps_limits limits;
+  int32_t error; /* sticky decoding error, 0 while healthy */
+  ps_encoder encoder;
+  ps_decoder decoder;
+};
+
+int32_t ps_framer_new(ps_framer **out, const ps_limits *limits,
+                      const ps_mem *mem) {
+  ps_alloc alloc;
+  ps_framer *f;
+  if (out == NULL) return PS_ERR_INVALID_ARGUMENT;
+  *out = NULL;
+  if (mem && (!mem->malloc || !mem->free || !mem->realloc))
+    return PS_ERR_INVALID_ARGUMENT;
+  ps_alloc_init(&alloc, mem);
+  f = ps_alloc_resize(&alloc, NULL, 0, sizeof *f);
+  if (f == NULL) return PS_ERR_NOMEM;
+  memset(f, 0, sizeof *f);
+  if (limits)
+    f->limits = *limits;
+  else
+    ps_limits_default(&f->limits);
+  if (f->limits.max_frame == 0 || f->limits.max_outbuf == 0) {
+    ps_alloc_resize(&alloc, f, sizeof *f, 0);
+    return PS_ERR_INVALID_ARGUMENT;
+  }
+  f->alloc = alloc;
+  ps_decoder_init(&f->decoder);
+  *out = f;
+  return PS_OK;
+}
+
+void ps_framer_del(ps_framer *f) {
+  ps_alloc alloc;
+  if (f == NULL) return;
+  ps_encoder_free(&f->encoder, &f->alloc);
+  ps_decoder_free(&f->decoder, &f->alloc);
+  alloc = f->alloc;
+  ps_alloc_resize(&alloc, f, sizeof *f, 0);
+}
+
+int32_t ps_framer_put(ps_framer *f, uint32_t flags, uint32_t type, int32_t req,
+                      const uint8_t *data, uint32_t len) {
+  if (type > PS_TYPE_JSON || (data == NULL && len != 0))
+    return PS_ERR_INVALID_ARGUMENT;
+  if (len > f->limits.max_frame) return PS_ERR_FRAME_TOO_LARGE;
+  return ps_encoder_frame(&f->encoder, &f->alloc, f->limits.max_outbuf,
+                          flags & (PS_FLAG_STREAM | PS_FLAG_END), type, req,
+                          data, len);
+}
+
+int32_t ps_framer_goodbye(ps_framer *f) {
+  return ps_encoder_goodbye(&f->encoder, &f->alloc);
+}
+
+uint8_t *ps_framer_body(ps_framer *f, uint32_t len) {
+  if (len > f->limits.max_frame) return NULL;
+  return ps_encoder_body(&f->encoder, &f->alloc, len);
+}
+
+int32_t ps_framer_send(ps_framer *f, const uint8_t **out) {
+  return (int32_t)ps_encoder_take(&f->encoder, out);
+}
+
+uint32_t ps_framer_pending(const ps_framer *f) {
+  return ps_encoder_pending(&f->encoder);
+}
+
+int32_t ps_framer_recv(ps_framer *f, const uint8_t *in, uint32_t len,
+                       ps_frame *frames, uint32_t max, uint32_t *count) {
+  uint32_t pos = 0, n = 0;
+  *count = 0;
+  if (f->error) return f->error;
+  if (max == 0 || (in == NULL && len != 0)) return PS_ERR_INVALID_ARGUMENT;
+  while (n < max && f->decoder.state != PS_DEC_GOODBYE) {
+    int got;
+    ps_frame *fr = &frames[n];
+    int32_t rv = ps_decoder_feed(&f->decoder, &f->alloc, f->limits.max_frame,
+                                 in + pos, len - pos, &got, fr);
+    if (rv < 0) {
+      f->error = rv;
+      if (n == 0) return rv;
+      break; /* hand out what came before; the next call reports it */
+    }
+    pos += (uint32_t)rv;
+    if (f->decoder.state == PS_DEC_GOODBYE) {
+      memset(fr, 0, sizeof *fr);
+      n++;
+      pos = len;
+      break;
+    }
+    if (!got) break; /* all consumed, part of a frame kept */
+    n++;
+    if (fr->len && (fr->data < in || fr->data >= in + len)) break;
+    if (pos == len) break;
+  }
+  if (f->decoder.state == PS_DEC_GOODBYE) pos = len;
+  *count = n;
+  return (int32_t)pos;
+}
+
+int ps_framer_midframe(const ps_framer *f) {
+  return ps_decoder_midframe(&f->decoder);
+}
+
+uint32_t ps_framer_memory(const ps_framer *f) {
+  return f->alloc.bytes;
+}

@@ -1,0 +1,181 @@
+/* The framer: packets to bytes and back without protocol state, every
+   chunking, batches, the goodbye, errors after good frames, limits. */
+#include <stdlib.h>
+
+#include "test.h"
+
+static ps_framer *new_framer(uint32_t max_frame, uint32_t max_outbuf) {
+  ps_limits lim;
+  ps_framer *f = NULL;
+  ps_limits_default(&lim);
+  if (max_frame) lim.max_frame = max_frame;
+  if (max_outbuf) lim.max_outbuf = max_outbuf;
+  if (ps_framer_new(&f, &lim, NULL) != 0) abort();
+  return f;
+}
+
+/* The bytes of a mixed exchange, framed by the framer itself. */
+static uint32_t frame_sample(ps_framer *f, const uint8_t **bytes) {
+  static const uint8_t bin[4] = {0xde, 0xad, 0xbe, 0xef};
+  uint8_t *place;
+  CHECK_INT(ps_framer_put(f, 0, PS_TYPE_STRING, 0, (const uint8_t *)"hi", 2),
+            0);
+  CHECK_INT(ps_framer_put(f, 0, PS_TYPE_JSON, 7, (const uint8_t *)"[1,2]", 5),
+            0);
+  CHECK_INT(ps_framer_put(f, PS_FLAG_STREAM, PS_TYPE_BINARY, -3, bin, 4), 0);
+  /* a body written in place, as the JS glue does */
+  place = ps_framer_body(f, 3);
+  CHECK(place != NULL);
+  memcpy(place, "abc", 3);
+  CHECK_INT(ps_framer_put(f, PS_FLAG_STREAM | PS_FLAG_END, PS_TYPE_STRING, 3,
+                          place, 3),
+            0);
+  /* an empty body is a packet, not the goodbye */
+  CHECK_INT(ps_framer_put(f, PS_FLAG_END, PS_TYPE_STRING, -9, NULL, 0), 0);
+  CHECK_INT(ps_framer_goodbye(f), 0);
+  CHECK_INT(ps_framer_pending(f), 6 * PS_HEADER_SIZE + 2 + 5 + 4 + 3);
+  return (uint32_t)ps_framer_send(f, bytes);
+}
+
+/* Decodes |n| bytes in chunks of |chunk| (0: at once), |max| frames a call,
+   into a text log. */
+static void decode_all(const uint8_t *bytes, uint32_t n, uint32_t chunk,
+                       uint32_t max, log_t *log) {
+  ps_framer *f = new_framer(0, 0);
+  ps_frame frames[8];
+  uint32_t at = 0;
+  while (at < n) {
+    uint32_t len = chunk && chunk < n - at ? chunk : n - at, pos = 0;
+    while (pos < len) {
+      uint32_t count, i;
+      int32_t rv =
+          ps_framer_recv(f, bytes + at + pos, len - pos, frames, max, &count);
+      CHECK(rv >= 0);
+      if (rv < 0) break;
+      for (i = 0; i < count; i++)
+        log_printf(log, "%u/%u/%d:%.*s|", frames[i].flags | frames[i].type,
+                   frames[i].len, frames[i].req, (int)frames[i].len,
+                   frames[i].data ? (const char *)frames[i].data : "");
+      pos += (uint32_t)rv;
+      if (rv == 0 && count == 0) break;
+    }
+    at += len;
+  }
+  CHECK_INT(ps_framer_midframe(f), 0);
+  ps_framer_del(f);
+}
+
+static void roundtrip_every_chunking(void) {
+  ps_framer *f = new_framer(0, 0);
+  const uint8_t *bytes;
+  uint32_t n = frame_sample(f, &bytes), chunk, max;
+  log_t whole;
+  log_init(&whole);
+  decode_all(bytes, n, 0, 8, &whole);
+  CHECK_STR(whole.text,
+            "1/2/0:hi|2/5/7:[1,2]|8/4/-3:\xde\xad\xbe\xef|13/3/3:abc|5/0/-9:|"
+            "0/0/0:|");
+  for (chunk = 1; chunk <= n; chunk++)
+    for (max = 1; max <= 3; max++) {
+      log_t l;
+      log_init(&l);
+      decode_all(bytes, n, chunk, max, &l);
+      CHECK_STR(l.text, whole.text);
+      log_free(&l);
+    }
+  log_free(&whole);
+  ps_framer_del(f);
+}
+
+static void after_goodbye_ignored(void) {
+  uint8_t buf[64] = {0};
+  uint32_t n = PS_HEADER_SIZE, count;
+  ps_frame fr[4];
+  ps_framer *f = new_framer(0, 0);
+  n += put_text(buf + n, 0, PS_TYPE_STRING, 0, "late");
+  CHECK_INT(ps_framer_recv(f, buf, n, fr, 4, &count), n);
+  CHECK_INT(count, 1);
+  CHECK_INT(fr[0].len, 0);
+  CHECK(fr[0].data == NULL);
+  CHECK_INT(ps_framer_recv(f, buf, n, fr, 4, &count), n);
+  CHECK_INT(count, 0);
+  ps_framer_del(f);
+}
+
+/* Good frames before a bad header are handed out; the error comes next, and
+   stays. */
+static void error_after_good_frames(void) {
+  uint8_t buf[64];
+  uint32_t n = 0, count;
+  ps_frame fr[4];
+  ps_framer *f = new_framer(16, 0);
+  n += put_text(buf + n, 0, PS_TYPE_STRING, 0, "ok");
+  n += put_frame(buf + n, 0, 3, 1, "x", 1);
+  CHECK_INT(ps_framer_recv(f, buf, n, fr, 4, &count), 11);
+  CHECK_INT(count, 1);
+  CHECK_INT(ps_framer_recv(f, buf + 11, n - 11, fr, 4, &count),
+            PS_ERR_BAD_TYPE);
+  CHECK_INT(count, 0);
+  CHECK_INT(ps_framer_recv(f, buf, n, fr, 4, &count), PS_ERR_BAD_TYPE);
+  ps_framer_del(f);
+  /* a header announcing more than max_frame is refused from the header */
+  f = new_framer(16, 0);
+  n = put_frame(buf, 0, PS_TYPE_BINARY, 1, NULL, 0);
+  buf[1] = 0x7f; /* length 0x7f000000 */
+  CHECK_INT(ps_framer_recv(f, buf, n, fr, 4, &count),
+            PS_ERR_PEER_FRAME_TOO_LARGE);
+  CHECK(ps_framer_memory(f) < 256);
+  ps_framer_del(f);
+}
+
+static void put_limits(void) {
+  static const uint8_t big[64] = {0};
+  ps_framer *f = new_framer(32, 100);
+  const uint8_t *out;
+  CHECK_INT(ps_framer_put(f, 0, 3, 1, big, 1), PS_ERR_INVALID_ARGUMENT);
+  CHECK_INT(ps_framer_put(f, 0, 0, 1, NULL, 1), PS_ERR_INVALID_ARGUMENT);
+  CHECK_INT(ps_framer_put(f, 0, 0, 1, big, 33), PS_ERR_FRAME_TOO_LARGE);
+  CHECK(ps_framer_body(f, 33) == NULL);
+  CHECK_INT(ps_framer_put(f, 0, 0, 1, big, 32), 0);
+  CHECK_INT(ps_framer_put(f, 0, 0, 1, big, 32), 0);
+  /* 82 bytes waiting: one more frame would pass 100 */
+  CHECK_INT(ps_framer_put(f, 0, 0, 1, big, 32), PS_ERR_OUTBUF_LIMIT);
+  CHECK_INT(ps_framer_pending(f), 82);
+  CHECK_INT(ps_framer_send(f, &out), 82);
+  CHECK_INT(ps_framer_pending(f), 0);
+  /* taken bytes make room again; the framer stayed usable */
+  CHECK_INT(ps_framer_put(f, 0, 0, 1, big, 32), 0);
+  CHECK_INT(ps_framer_send(f, &out), 41);
+  ps_framer_del(f);
+  CHECK_INT(ps_framer_new(NULL, NULL, NULL), PS_ERR_INVALID_ARGUMENT);
+}
+
+/* A frame whose body came in pieces ends the batch: its body lives in the
+   framer, and the next call may reuse that place. */
+static void split_body_ends_batch(void) {
+  uint8_t buf[64];
+  uint32_t n = 0, count;
+  ps_frame fr[4];
+  ps_framer *f = new_framer(0, 0);
+  n += put_text(buf + n, 0, PS_TYPE_STRING, 0, "abcdef");
+  n += put_text(buf + n, 0, PS_TYPE_STRING, 0, "next");
+  CHECK_INT(ps_framer_recv(f, buf, 12, fr, 4, &count), 12);
+  CHECK_INT(count, 0);
+  CHECK_INT(ps_framer_midframe(f), 1);
+  CHECK_INT(ps_framer_recv(f, buf + 12, n - 12, fr, 4, &count), 3);
+  CHECK_INT(count, 1);
+  CHECK_MEM(fr[0].data, "abcdef", 6);
+  CHECK(fr[0].data < buf || fr[0].data >= buf + n);
+  CHECK_INT(ps_framer_recv(f, buf + 15, n - 15, fr, 4, &count), n - 15);
+  CHECK_INT(count, 1);
+  CHECK_MEM(fr[0].data, "next", 4);
+  ps_framer_del(f);
+}
+
+void suite_framer(void) {
+  RUN(roundtrip_every_chunking);
+  RUN(after_goodbye_ignored);
+  RUN(error_after_good_frames);
+  RUN(put_limits);
+  RUN(split_body_ends_batch);
+}
