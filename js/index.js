@@ -16,6 +16,7 @@ function packets (opts) {
 // synchronous WebAssembly compile).
 packets.ready = ready.then(() => packets)
 packets.PacketStream = PacketStream
+packets.codec = require('./codec')
 Object.defineProperty(packets, 'debug', {
   get: () => debug.enabled,
   set: (on) => { debug.enabled = !!on },

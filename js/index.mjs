@@ -5,3 +5,4 @@ import packets from './index.js'
 export default packets
 export const ready = packets.ready
 export const PacketStream = packets.PacketStream
+export const codec = packets.codec

@@ -27,12 +27,16 @@ const core = {
   memory: null,
   u8: null,
   i32: null,
+  buf: null, // a Buffer over the same memory in Node (fast UTF-8), else null
   scratch: 0 // 64 bytes: [0] out-parameter, [16..48) a ps_event
 }
+
+const hasBuffer = typeof Buffer === 'function' && typeof Buffer.from === 'function'
 
 function refreshViews () {
   core.u8 = new Uint8Array(core.memory.buffer)
   core.i32 = new Int32Array(core.memory.buffer)
+  if (hasBuffer) core.buf = Buffer.from(core.memory.buffer)
 }
 
 function start (instance) {

@@ -1,0 +1,254 @@
+'use strict'
+// Packets to bytes and back through the C core's framer (ps_framer), typed
+// as packet-stream-codec types them: Uint8Array (Buffer) -> binary, string ->
+// UTF-8 string, anything else -> JSON. Bodies are written into wasm memory
+// once (TextEncoder.encodeInto or Buffer's utf8Write, Uint8Array.set) and
+// read back through views; the framed bytes leave as one copy per take().
+const { core, need, C } = require('./wasm')
+
+const GOODBYE = 'GOODBYE' // what packet-stream-codec hands out for the goodbye
+const BINARY = C.types.TYPE_BINARY
+const STRING = C.types.TYPE_STRING
+const JSON_TYPE = C.types.TYPE_JSON
+const FLAG_STREAM = C.flags.FLAG_STREAM
+const FLAG_END = C.flags.FLAG_END
+const BATCH = 64 // frames decoded per call into the core
+const FRAME_WORDS = 5 // ps_frame in wasm32: flags, type, len, req, data
+const MIN_INPUT = 16384
+
+const hasBuffer = typeof Buffer === 'function'
+const encoder = typeof TextEncoder === 'function' ? new TextEncoder() : null
+const decoder = typeof TextDecoder === 'function' ? new TextDecoder() : null
+const utf8Write = hasBuffer && typeof Buffer.prototype.utf8Write === 'function'
+  ? (buf, str, at, max) => buf.utf8Write(str, at, max)
+  : hasBuffer ? (buf, str, at, max) => buf.write(str, at, max, 'utf8') : null
+const utf8Slice = hasBuffer && typeof Buffer.prototype.utf8Slice === 'function'
+  ? (buf, a, b) => buf.utf8Slice(a, b)
+  : (buf, a, b) => buf.toString('utf8', a, b)
+
+let w = null
+
+// An Error for a core error code, with the code attached.
+function coreError (code) {
+  const err = new Error(C.messages[code] || `packet-stream core error ${code}`)
+  err.code = code
+  return err
+}
+
+function byteLength (str) {
+  return hasBuffer ? Buffer.byteLength(str, 'utf8') : encoder.encode(str).length
+}
+
+// A copy of wasm bytes [a, b): a Buffer in Node, as packet-stream-codec
+// gives binary values, a Uint8Array elsewhere.
+function copyOut (a, b) {
+  const bytes = core.u8.slice(a, b)
+  return hasBuffer ? Buffer.from(bytes.buffer, 0, bytes.length) : bytes
+}
+
+function text (a, b) {
+  return core.buf ? utf8Slice(core.buf, a, b) : decoder.decode(core.u8.subarray(a, b))
+}
+
+class Framer {
+  // limits: { maxFrame, maxOutbuf } (core defaults when absent)
+  constructor (limits) {
+    if (!w) w = need().exports
+    const d = C.defaults
+    this.maxFrame = limits && limits.maxFrame !== undefined ? limits.maxFrame >>> 0 : d.DEFAULT_MAX_FRAME
+    const maxOutbuf = limits && limits.maxOutbuf !== undefined ? limits.maxOutbuf >>> 0 : d.DEFAULT_MAX_OUTBUF
+    const f = w.psw_framer_new(this.maxFrame, maxOutbuf)
+    if (f < 0) throw coreError(f)
+    this._f = f // 0 once freed
+    this._frames = w.psw_malloc(BATCH * FRAME_WORDS * 4 + 4) // the batch, then its count
+    this._in = 0 // input chunks are copied here
+    this._inSize = 0
+    this._busy = false // decoding: a chunk that arrives meanwhile waits
+    this._waiting = []
+    this.error = null // the decoding error, once there was one
+    // what the GC frees if the framer is dropped without free(); it must
+    // not refer to the framer itself
+    this._held = { f, frames: this._frames, input: 0 }
+    if (registry) registry.register(this, this._held, this)
+  }
+
+  // Bytes framed and not yet taken.
+  get pending () {
+    return this._f ? w.ps_framer_pending(this._f) : 0
+  }
+
+  // Bytes the core holds for this framer.
+  get memory () {
+    return this._f ? w.ps_framer_memory(this._f) + BATCH * FRAME_WORDS * 4 + this._inSize : 0
+  }
+
+  // Frames one packet ({req, stream, end, value}) or the goodbye. Throws on
+  // a body over maxFrame, an output over maxOutbuf, or a freed framer.
+  encode (msg) {
+    const f = this._f
+    if (!f) throw coreError(C.errors.ERR_CLOSED)
+    if (msg === GOODBYE) {
+      const rv = w.ps_framer_goodbye(f)
+      if (rv < 0) throw coreError(rv)
+      return
+    }
+    const flags = (msg.stream ? FLAG_STREAM : 0) | (msg.end ? FLAG_END : 0)
+    const req = msg.req | 0
+    const body = msg.value !== undefined ? msg.value : msg.end
+    let rv
+    if (typeof body === 'string') rv = this._putString(flags, STRING, req, body)
+    else if (body instanceof Uint8Array) rv = this._putBytes(flags, req, body)
+    else {
+      const json = JSON.stringify(body)
+      rv = this._putString(flags, JSON_TYPE, req, json === undefined ? 'null' : json)
+    }
+    if (rv < 0) throw coreError(rv)
+  }
+
+  _putString (flags, type, req, str) {
+    let max = str.length * 3
+    if (max > this.maxFrame) {
+      max = byteLength(str)
+      if (max > this.maxFrame) return C.errors.ERR_FRAME_TOO_LARGE
+    }
+    const at = w.ps_framer_body(this._f, max) // may grow memory: views after
+    if (!at) return C.errors.ERR_NOMEM
+    const n = core.buf
+      ? utf8Write(core.buf, str, at, max)
+      : encoder.encodeInto(str, core.u8.subarray(at, at + max)).written
+    return w.ps_framer_put(this._f, flags, type, req, at, n)
+  }
+
+  _putBytes (flags, req, bytes) {
+    const n = bytes.length
+    if (n > this.maxFrame) return C.errors.ERR_FRAME_TOO_LARGE
+    const at = w.ps_framer_body(this._f, n)
+    if (!at) return C.errors.ERR_NOMEM
+    core.u8.set(bytes, at)
+    return w.ps_framer_put(this._f, flags, BINARY, req, at, n)
+  }
+
+  // Everything framed since the last take, as one new buffer (a Buffer in
+  // Node), or null when there is nothing.
+  take () {
+    if (!this._f) return null
+    const n = w.ps_framer_send(this._f, core.scratch)
+    if (n <= 0) return null
+    const at = core.i32[core.scratch >> 2]
+    return copyOut(at, at + n)
+  }
+
+  // True while part of a frame has arrived (an end now would cut it).
+  get midframe () {
+    return this._f ? w.ps_framer_midframe(this._f) === 1 : false
+  }
+
+  // Decodes bytes of the transport, any chunking, calling onpacket with
+  // each packet ({req, stream, end, value}) and with 'GOODBYE'. Returns
+  // null, or the Error of a protocol error (also kept in this.error; later
+  // input is ignored). A chunk that arrives from within onpacket waits
+  // until the current one is done, so that packets keep their order.
+  decode (chunk, onpacket) {
+    if (this.error) return this.error
+    if (!this._f) return null
+    if (this._busy) {
+      this._waiting.push(chunk.slice()) // the caller may reuse its buffer
+      return null
+    }
+    this._busy = true
+    try {
+      this._decode(chunk, onpacket)
+      while (this._waiting.length && !this.error && this._f) this._decode(this._waiting.shift(), onpacket)
+    } finally {
+      this._busy = false
+      this._waiting.length = 0
+    }
+    return this.error
+  }
+
+  _decode (chunk, onpacket) {
+    const len = chunk.length
+    if (len > this._inSize) this._grow(len)
+    core.u8.set(chunk, this._in)
+    const countAt = this._frames + BATCH * FRAME_WORDS * 4
+    const batch = []
+    let pos = 0
+    while (this._f) {
+      const rv = w.ps_framer_recv(this._f, this._in + pos, len - pos, this._frames, BATCH, countAt)
+      if (rv < 0) {
+        this.error = coreError(rv)
+        return
+      }
+      const count = core.i32[countAt >> 2]
+      pos += rv
+      // Values are made before any is handed out: a handler may run code
+      // that calls back into the core.
+      const i32 = core.i32
+      for (let i = 0, r = this._frames >> 2; i < count; i++, r += FRAME_WORDS) {
+        const flags = i32[r]
+        const type = i32[r + 1]
+        const n = i32[r + 2]
+        const req = i32[r + 3]
+        const at = i32[r + 4]
+        if (at === 0 && n === 0 && flags === 0 && type === 0 && req === 0) {
+          batch.push(GOODBYE)
+          break
+        }
+        let value
+        if (type === BINARY) value = copyOut(at, at + n)
+        else if (type === STRING) value = text(at, at + n)
+        else {
+          try {
+            value = JSON.parse(text(at, at + n))
+          } catch (err) {
+            this.error = coreError(C.errors.ERR_BAD_BODY)
+            this.error.cause = err
+            break
+          }
+        }
+        batch.push({ req, stream: (flags & FLAG_STREAM) !== 0, end: (flags & FLAG_END) !== 0, value })
+      }
+      for (let i = 0; i < batch.length; i++) onpacket(batch[i])
+      batch.length = 0
+      if (this.error || (rv === 0 && count === 0) || pos >= len) return
+    }
+  }
+
+  _grow (len) {
+    let size = Math.max(MIN_INPUT, this._inSize)
+    while (size < len) size *= 2
+    if (this._in) w.psw_free(this._in)
+    this._in = w.psw_malloc(size)
+    this._held.input = this._in
+    if (!this._in) {
+      this._inSize = 0
+      throw coreError(C.errors.ERR_NOMEM)
+    }
+    this._inSize = size
+  }
+
+  // Frees the core's side. Idempotent.
+  free () {
+    if (!this._f) return
+    if (registry) registry.unregister(this)
+    w.ps_framer_del(this._f)
+    w.psw_free(this._frames)
+    if (this._in) w.psw_free(this._in)
+    this._f = 0
+    this._in = 0
+    this._inSize = 0
+  }
+}
+
+// A framer dropped without free() is freed by the GC.
+const registry = typeof FinalizationRegistry === 'function'
+  ? new FinalizationRegistry(({ f, frames, input }) => {
+    w.ps_framer_del(f)
+    w.psw_free(frames)
+    if (input) w.psw_free(input)
+  })
+  : null
+
+Framer.GOODBYE = GOODBYE
+Framer.coreError = coreError
+module.exports = Framer
