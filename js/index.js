@@ -17,6 +17,7 @@ function packets (opts) {
 packets.ready = ready.then(() => packets)
 packets.PacketStream = PacketStream
 packets.codec = require('./codec')
+packets.connectStream = require('./transports/stream')
 Object.defineProperty(packets, 'debug', {
   get: () => debug.enabled,
   set: (on) => { debug.enabled = !!on },

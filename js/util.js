@@ -20,4 +20,24 @@ function closedread (msg) {
   if (debug.enabled) console.error('packet-stream asked to read after closed', msg)
 }
 
-module.exports = { flat, closedread, debug }
+// Runs |fn| once the current turn of the event loop is over (after its
+// microtasks and, in Node, its I/O callbacks), so that what a turn produces
+// can leave together: setImmediate in Node, a MessageChannel task in
+// browsers and workers (setTimeout would be clamped), setTimeout otherwise.
+const later = (() => {
+  if (typeof setImmediate === 'function') return (fn) => { setImmediate(fn) }
+  if (typeof MessageChannel === 'function') {
+    const queue = []
+    const channel = new MessageChannel()
+    channel.port1.onmessage = () => {
+      const fns = queue.splice(0)
+      for (const fn of fns) fn()
+    }
+    return (fn) => {
+      if (queue.push(fn) === 1) channel.port2.postMessage(null)
+    }
+  }
+  return (fn) => { setTimeout(fn, 0) }
+})()
+
+module.exports = { flat, closedread, debug, later }

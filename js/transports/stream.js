@@ -1,0 +1,54 @@
+'use strict'
+// connectStream(duplex, opts): a packet stream speaking the wire format of
+// packet-stream-codec over a Node byte stream: a net.Socket, a
+// tls.TLSSocket, any Duplex, or { readable, writable } (a child process's
+// stdout and stdin).
+const { createWire, transportError } = require('./wire')
+
+function connectStream (duplex, opts) {
+  const pair = typeof duplex.readable === 'object' && duplex.readable !== null
+  const input = pair ? duplex.readable : duplex
+  const output = pair ? duplex.writable : duplex
+  let closed = false
+
+  const wire = createWire(opts, {
+    send: (bytes) => output.write(bytes),
+    close (err) {
+      if (closed) return
+      closed = true
+      cleanup()
+      // a peer that broke the protocol is cut off; otherwise what was
+      // framed is written before the end
+      if (wire.isProtocolError(err)) {
+        input.destroy()
+        if (output !== input) output.destroy()
+      } else {
+        output.end()
+      }
+    }
+  })
+
+  const ondata = (chunk) => wire.receive(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
+  const onend = () => wire.receiveEnd(null)
+  const onerror = (err) => wire.receiveEnd(transportError(err))
+  const onclose = () => wire.receiveEnd(transportError(null, 'stream closed'))
+  const ondrain = () => wire.drained()
+
+  function cleanup () {
+    input.removeListener('data', ondata)
+    input.removeListener('end', onend)
+    input.removeListener('close', onclose)
+    output.removeListener('drain', ondrain)
+    // errors after the end are still caught, so that they do not crash
+  }
+
+  input.on('data', ondata)
+  input.on('end', onend)
+  input.on('error', onerror)
+  input.on('close', onclose)
+  output.on('drain', ondrain)
+  if (output !== input) output.on('error', onerror)
+  return wire.ps
+}
+
+module.exports = connectStream

@@ -1,0 +1,133 @@
+'use strict'
+// A packet stream over a byte transport: the session of the drop-in API,
+// whose packets the core's framer turns into bytes and back. Every transport
+// (Node streams, WebSocket, postMessage) is this plus the calls of its own
+// platform.
+//
+// What crosses the transport:
+// - all frames produced in one turn of the event loop leave as one chunk;
+// - a graceful close of the session sends the goodbye, then the transport
+//   is closed; a destroyed session closes it without one;
+// - the peer's goodbye, or an end of the transport between frames, ends the
+//   session as packet-stream's write(null, true) does (what is open hears
+//   "unexpected end of parent stream"); an end in the middle of a frame, a
+//   failing transport and a protocol error destroy it with their error.
+const PacketStream = require('../packet-stream')
+const Framer = require('../framer')
+const { C } = require('../wasm')
+const { later } = require('../util')
+
+const { GOODBYE, coreError } = Framer
+
+// Errors of the peer's bytes: the transport is dropped, not ended politely.
+function isProtocolError (err) {
+  return !!err && typeof err.code === 'number' && err.code <= -900 && err.code !== C.errors.ERR_TRANSPORT
+}
+
+function transportError (err, what) {
+  const e = coreError(C.errors.ERR_TRANSPORT)
+  e.message = `${e.message}: ${what || (err && err.message) || 'closed'}`
+  if (err) e.cause = err
+  return e
+}
+
+// opts: packet-stream's opts plus limits; transport: { send(bytes) ->
+// false when backed up, close(err) }. Returns { ps, receive(bytes),
+// receiveEnd(err), drained() }.
+function createWire (opts, transport) {
+  opts = opts || {}
+  const ps = new PacketStream(opts)
+  const framer = new Framer(opts.limits)
+  let scheduled = false
+  let finished = false // the session has ended: the transport is closed
+  let writable = true
+  let drainWaiters = []
+
+  function flush () {
+    const bytes = framer.take()
+    if (bytes && transport.send(bytes) === false) writable = false
+  }
+
+  function flushLater () {
+    scheduled = false
+    if (!finished) flush()
+  }
+
+  function finish (err) {
+    if (finished) return
+    finished = true
+    try {
+      if (!err) framer.encode(GOODBYE)
+      flush()
+    } catch (e) {} // the transport is going anyway
+    framer.free()
+    transport.close(err || null)
+    settleDrain()
+  }
+
+  // The session's output: its packets, then its end.
+  ps.read = (msg, end) => {
+    if (finished) return
+    if (end) return finish(end === true ? null : end)
+    try {
+      framer.encode(msg)
+    } catch (err) {
+      // a body over the limit, or the output backed up past maxOutbuf:
+      // the session cannot go on, but it is in the middle of a call
+      later(() => ps.destroy(err))
+      return
+    }
+    if (!scheduled) {
+      scheduled = true
+      later(flushLater)
+    }
+  }
+
+  function onpacket (p) {
+    if (p === GOODBYE) ps.write(null, true)
+    else ps.write(p)
+  }
+
+  function receive (bytes) {
+    if (finished) return
+    const err = framer.decode(bytes, onpacket)
+    if (err && !finished) ps.destroy(err)
+  }
+
+  // The transport ended (err null) or failed.
+  function receiveEnd (err) {
+    if (finished) return
+    if (err) ps.destroy(err)
+    else if (framer.midframe) ps.destroy(coreError(C.errors.ERR_TRUNCATED))
+    else ps.write(null, true)
+    // a session that had already ended without closing its output
+    if (!finished) finish(err || transportError(null, 'transport ended'))
+  }
+
+  function settleDrain () {
+    const waiters = drainWaiters
+    drainWaiters = []
+    for (const resolve of waiters) resolve()
+  }
+
+  // The transport has room again.
+  function drained () {
+    if (writable) return
+    writable = true
+    settleDrain()
+    if (typeof ps.ondrain === 'function') ps.ondrain()
+  }
+
+  // Back pressure, for local producers: `ps.writable` is false while the
+  // transport is backed up; `await ps.drained()` waits until it is not (or
+  // the session has ended).
+  Object.defineProperty(ps, 'writable', { get: () => writable && !finished, enumerable: true })
+  ps.drained = () => (writable || finished ? Promise.resolve() : new Promise((resolve) => drainWaiters.push(resolve)))
+  ps.ondrain = null
+  // Bytes framed and not yet handed to the transport.
+  Object.defineProperty(ps, 'pendingBytes', { get: () => framer.pending })
+
+  return { ps, receive, receiveEnd, drained, isProtocolError }
+}
+
+module.exports = { createWire, isProtocolError, transportError }
