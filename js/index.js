@@ -18,6 +18,8 @@ packets.ready = ready.then(() => packets)
 packets.PacketStream = PacketStream
 packets.codec = require('./codec')
 packets.connectStream = require('./transports/stream')
+packets.connectWebSocket = require('./transports/websocket')
+packets.connectPort = require('./transports/port')
 Object.defineProperty(packets, 'debug', {
   get: () => debug.enabled,
   set: (on) => { debug.enabled = !!on },

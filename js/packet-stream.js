@@ -44,6 +44,25 @@ function coreError (code) {
   return err
 }
 
+// An error response as a thrown value: an Error with the peer's name, and
+// its stack kept apart (it describes the other side).
+function toError (err) {
+  if (err instanceof Error) return err
+  const e = new Error(err && typeof err === 'object' ? err.message : String(err))
+  if (err && typeof err === 'object') {
+    if (err.name) e.name = err.name
+    if (err.stack) e.remoteStack = err.stack
+    e.value = err
+  }
+  return e
+}
+
+function promised (ps, obj) {
+  return new Promise((resolve, reject) => {
+    ps.request(obj, (err, value) => (err ? reject(toError(err)) : resolve(value)))
+  })
+}
+
 function limit (limits, name, fallback) {
   const v = limits && limits[name]
   return v === undefined ? fallback : v >>> 0
@@ -95,8 +114,10 @@ class PacketStream {
     this.read({ req: 0, stream: false, end: false, value: obj })
   }
 
-  // Sends a message to the other end, expects an (err, obj) response
+  // Sends a message to the other end, expects an (err, obj) response.
+  // Without a callback, returns a promise of the response.
   request (obj, cb) {
+    if (typeof cb !== 'function') return promised(this, obj)
     if (this._closing) return cb(new Error('parent stream is closing'))
     const rid = w.ps_request(this._core, 0, 0, 0, core.scratch)
     if (rid < 0) return cb(coreError(rid))

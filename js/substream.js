@@ -105,6 +105,44 @@ class Substream {
       this._ps = null
     }
   }
+
+  // Reads what the peer sends as an async iterator (this takes over
+  // `read`): values until the peer's end; an error end is thrown. Leaving
+  // the loop early ends the substream.
+  [Symbol.asyncIterator] () {
+    const queue = []
+    let head = 0
+    let end = null
+    let wake = null
+    this.read = (data, err) => {
+      if (err) end = err
+      else queue.push(data)
+      if (wake) {
+        const w = wake
+        wake = null
+        w()
+      }
+    }
+    const next = () => {
+      if (head < queue.length) {
+        const value = queue[head]
+        queue[head++] = undefined
+        if (head === queue.length) queue.length = head = 0
+        return Promise.resolve({ value, done: false })
+      }
+      if (end === true) return Promise.resolve({ value: undefined, done: true })
+      if (end) return Promise.reject(end instanceof Error ? end : Object.assign(new Error(end.message || String(end)), { value: end }))
+      return new Promise((resolve) => { wake = resolve }).then(next)
+    }
+    return {
+      next,
+      return: () => {
+        if (!end) this.destroy(true)
+        return Promise.resolve({ value: undefined, done: true })
+      },
+      [Symbol.asyncIterator] () { return this }
+    }
+  }
 }
 
 module.exports = Substream

@@ -1,0 +1,63 @@
+'use strict'
+// connectPort(port, opts): a packet stream over postMessage: a Worker, a
+// MessagePort, a worker's own global (`self`), or Node's worker_threads
+// (Worker, parentPort, MessagePort). Frames of one event-loop turn leave as
+// one postMessage carrying one ArrayBuffer, transferred, not copied.
+//
+// Ends: a graceful close sends the goodbye, which ends the other side's
+// session too. A Node Worker's 'exit', a MessagePort's 'close', and a
+// browser Worker terminated through its terminate() destroy the session
+// with an error; other ends are seen only through the peer's goodbye.
+const { createWire, transportError } = require('./wire')
+
+function on (port, type, fn) {
+  if (typeof port.on === 'function') { // Node: EventEmitter-style, the value itself
+    port.on(type, fn)
+    return () => port.removeListener(type, fn)
+  }
+  const listener = type === 'message' ? (ev) => fn(ev.data) : fn
+  port.addEventListener(type, listener)
+  return () => port.removeEventListener(type, listener)
+}
+
+function connectPort (port, opts) {
+  const unlisten = []
+  let restoreTerminate = null
+
+  const wire = createWire(opts, {
+    send (bytes) {
+      const buffer = bytes.buffer // bytes own it whole: see Framer.take
+      port.postMessage(buffer, [buffer])
+      return true
+    },
+    close () {
+      for (const off of unlisten) off()
+      if (restoreTerminate) restoreTerminate()
+    }
+  })
+
+  unlisten.push(on(port, 'message', (data) => {
+    if (data instanceof ArrayBuffer) wire.receive(new Uint8Array(data))
+    else if (ArrayBuffer.isView(data)) wire.receive(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+    // anything else is someone else's message on a shared port
+  }))
+  unlisten.push(on(port, 'messageerror', () => {
+    wire.receiveEnd(transportError(null, 'message could not be deserialized'))
+  }))
+  unlisten.push(on(port, 'close', () => wire.receiveEnd(transportError(null, 'port closed'))))
+  if (typeof port.on === 'function' && typeof port.terminate === 'function') { // Node Worker
+    unlisten.push(on(port, 'exit', (code) => wire.receiveEnd(transportError(null, `worker exited (code ${code})`))))
+    unlisten.push(on(port, 'error', (err) => wire.receiveEnd(transportError(err, `worker failed: ${err && err.message}`))))
+  } else if (typeof port.terminate === 'function') { // browser Worker: no event tells
+    const terminate = port.terminate
+    port.terminate = function () {
+      terminate.call(this)
+      wire.receiveEnd(transportError(null, 'worker terminated'))
+    }
+    restoreTerminate = () => { port.terminate = terminate }
+  }
+  if (typeof port.start === 'function' && typeof port.on !== 'function') port.start() // a MessagePort with addEventListener
+  return wire.ps
+}
+
+module.exports = connectPort

@@ -1,0 +1,109 @@
+'use strict'
+// connectWebSocket(socket, opts): a packet stream over a WebSocket, a
+// browser's or a Node `ws` one, client or server side, before or after it
+// opened. Frames of one event-loop turn leave as one binary message; the
+// core reassembles frames that span messages.
+const { createWire, transportError } = require('./wire')
+
+const CONNECTING = 0
+const OPEN = 1
+const CLOSE_NORMAL = 1000
+// Browsers accept only 1000 and 3000-4999 from scripts.
+const CLOSE_ERROR = 4000
+const CLOSE_PROTOCOL_ERROR = 4002
+const DEFAULT_HIGH_WATER = 1 << 20
+const DRAIN_POLL_MS = 5
+
+function listen (socket, type, fn) {
+  socket.addEventListener(type, fn)
+  return () => socket.removeEventListener(type, fn)
+}
+
+// opts: packet-stream's opts, limits, and highWaterMark (bytes the socket
+// may buffer before ps.writable turns false; default 1 MiB).
+function connectWebSocket (socket, opts) {
+  opts = opts || {}
+  const highWater = opts.highWaterMark === undefined ? DEFAULT_HIGH_WATER : opts.highWaterMark
+  socket.binaryType = 'arraybuffer'
+  let queued = [] // bytes framed before the socket opened
+  let closed = false
+  let pollTimer = null
+  const unlisten = []
+
+  function watchDrain () {
+    if (pollTimer !== null) return
+    // WebSocket has no drain event: look again until the buffer has gone down
+    const check = () => {
+      pollTimer = null
+      if (closed) return
+      if (socket.bufferedAmount <= highWater / 2) wire.drained()
+      else pollTimer = setTimeout(check, DRAIN_POLL_MS)
+    }
+    pollTimer = setTimeout(check, DRAIN_POLL_MS)
+  }
+
+  const wire = createWire(opts, {
+    send (bytes) {
+      if (socket.readyState === CONNECTING) {
+        queued.push(bytes)
+        return true
+      }
+      if (socket.readyState !== OPEN) return true // closing: its close event ends the session
+      socket.send(bytes)
+      if (socket.bufferedAmount > highWater) {
+        watchDrain()
+        return false
+      }
+      return true
+    },
+    close (err) {
+      if (closed) return
+      closed = true
+      stop()
+      if (socket.readyState === CONNECTING) {
+        // the goodbye goes out once it opens, then the socket closes
+        socket.addEventListener('open', () => {
+          for (const bytes of queued) socket.send(bytes)
+          queued = []
+          closeSocket(err)
+        })
+      } else if (socket.readyState === OPEN) {
+        closeSocket(err)
+      }
+    }
+  })
+
+  function closeSocket (err) {
+    if (!err) socket.close(CLOSE_NORMAL)
+    else socket.close(wire.isProtocolError(err) ? CLOSE_PROTOCOL_ERROR : CLOSE_ERROR, String(err.message).slice(0, 100))
+  }
+
+  function stop () {
+    for (const off of unlisten) off()
+    if (pollTimer !== null) clearTimeout(pollTimer)
+  }
+
+  unlisten.push(listen(socket, 'open', () => {
+    const pending = queued
+    queued = []
+    for (const bytes of pending) socket.send(bytes)
+  }))
+  unlisten.push(listen(socket, 'message', (ev) => {
+    const data = ev.data
+    if (data instanceof ArrayBuffer) wire.receive(new Uint8Array(data))
+    else if (ArrayBuffer.isView(data)) wire.receive(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+    else wire.receiveEnd(transportError(null, 'text message on a binary packet stream'))
+  }))
+  unlisten.push(listen(socket, 'close', (ev) => {
+    // a normal close between frames is the end of the transport; anything
+    // else is a failure the session reports
+    if (ev.code === CLOSE_NORMAL) wire.receiveEnd(null)
+    else wire.receiveEnd(transportError(null, `websocket closed (${ev.code}${ev.reason ? ' ' + ev.reason : ''})`))
+  }))
+  unlisten.push(listen(socket, 'error', (ev) => {
+    wire.receiveEnd(transportError(ev && ev.error, 'websocket error'))
+  }))
+  return wire.ps
+}
+
+module.exports = connectWebSocket
