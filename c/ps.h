@@ -387,7 +387,8 @@ void ps_framer_del(ps_framer *f);
 
 /*
  * ps_framer_put frames one packet. Returns 0, PS_ERR_INVALID_ARGUMENT (a
- * type over 2, NULL data with a length), PS_ERR_FRAME_TOO_LARGE,
+ * type over 2, NULL data with a length), PS_ERR_GOODBYE_COLLISION (an empty
+ * binary message: its header would be the goodbye), PS_ERR_FRAME_TOO_LARGE,
  * PS_ERR_OUTBUF_LIMIT or PS_ERR_NOMEM; nothing was framed on an error and
  * the framer stays usable.
  */

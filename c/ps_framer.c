@@ -55,6 +55,10 @@ int32_t ps_framer_put(ps_framer *f, uint32_t flags, uint32_t type, int32_t req,
   if (type > PS_TYPE_JSON || (data == NULL && len != 0))
     return PS_ERR_INVALID_ARGUMENT;
   if (len > f->limits.max_frame) return PS_ERR_FRAME_TOO_LARGE;
+  /* its header would be all zero: the goodbye */
+  if (!(flags & (PS_FLAG_STREAM | PS_FLAG_END)) && type == PS_TYPE_BINARY &&
+      len == 0 && req == 0)
+    return PS_ERR_GOODBYE_COLLISION;
   return ps_encoder_frame(&f->encoder, &f->alloc, f->limits.max_outbuf,
                           flags & (PS_FLAG_STREAM | PS_FLAG_END), type, req,
                           data, len);

@@ -56,6 +56,8 @@ declare namespace packets {
     write (data: any, end?: any): void
     end (err?: any): void
     destroy (err?: any): void
+    /** reads the peer's data (takes over `read`); an error end is thrown; leaving early ends the substream */
+    [Symbol.asyncIterator] (): AsyncIterator<any>
   }
 
   interface PacketStream {
@@ -69,6 +71,8 @@ declare namespace packets {
     write: (msg: Packet | null, end?: any) => void
     message (value: any): void
     request (value: any, cb: Callback): void
+    /** without a callback: a promise of the response (error responses reject with an Error) */
+    request (value: any): Promise<any>
     stream (): Substream
     /** closes once every request and substream we opened has finished */
     close (cb: (err?: any) => void): void
@@ -78,6 +82,60 @@ declare namespace packets {
     readonly coreMemory: number
   }
 
+  /** A session over a transport (connectStream, connectWebSocket, connectPort). */
+  interface WireStream extends PacketStream {
+    /** false while the transport is backed up */
+    readonly writable: boolean
+    /** resolves once the transport has room again (or the session ended) */
+    drained (): Promise<void>
+    /** called when the transport has room again */
+    ondrain: (() => void) | null
+    /** bytes framed and not yet handed to the transport */
+    readonly pendingBytes: number
+  }
+
+  interface WireOptions extends Handlers {
+    /** connectWebSocket: bytes the socket may buffer before `writable` turns false (default 1 MiB) */
+    highWaterMark?: number
+  }
+
+  /** a packet stream over a Node byte stream (net.Socket, TLS, any Duplex, or { readable, writable }) */
+  function connectStream (duplex: any, opts?: WireOptions): WireStream
+  /** a packet stream over a WebSocket (browser or `ws`), before or after it opened */
+  function connectWebSocket (socket: any, opts?: WireOptions): WireStream
+  /** a packet stream over postMessage: Worker, MessagePort, a worker's `self`, worker_threads */
+  function connectPort (port: any, opts?: WireOptions): WireStream
+
+  interface PullDuplex { source: (abort: any, cb: (end: any, data?: any) => void) => void, sink: (read: any) => void }
+  type Through = (read: any) => (abort: any, cb: (end: any, data?: any) => void) => void
+  interface CodecLimits { maxFrame?: number, maxOutbuf?: number }
+
+  /** A packet of the wire format, as the codec hands it out. */
+  interface WirePacket { req: number, stream: boolean, end: boolean, value: any }
+
+  /** Incremental framing through the C core. */
+  class Framer {
+    constructor (limits?: CodecLimits)
+    readonly pending: number
+    readonly memory: number
+    readonly midframe: boolean
+    error: Error | null
+    encode (packet: Packet | 'GOODBYE'): void
+    take (): Uint8Array | null
+    decode (chunk: Uint8Array, onpacket: (p: WirePacket | 'GOODBYE') => void): Error | null
+    free (): void
+  }
+
+  /** drop-in for packet-stream-codec@1.2.0 */
+  const codec: {
+    (duplex: PullDuplex, limits?: CodecLimits): PullDuplex
+    encode (limits?: CodecLimits): Through
+    decode (limits?: CodecLimits): Through
+    encodePackets (packets: Iterable<Packet | 'GOODBYE'>, limits?: CodecLimits): Uint8Array
+    decodePackets (bytes: Uint8Array, limits?: CodecLimits): Array<WirePacket | 'GOODBYE'>
+    Framer: typeof Framer
+    GOODBYE: 'GOODBYE'
+  }
 
   /** settles once the WebAssembly core is loaded (at once where synchronous compiles are allowed) */
   const ready: Promise<typeof packets>

@@ -6,3 +6,6 @@ export default packets
 export const ready = packets.ready
 export const PacketStream = packets.PacketStream
 export const codec = packets.codec
+export const connectStream = packets.connectStream
+export const connectWebSocket = packets.connectWebSocket
+export const connectPort = packets.connectPort

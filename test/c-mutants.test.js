@@ -31,6 +31,7 @@ const mutants = [
   ['ps_session.c', 'return PS_ERR_STREAM_LIMIT;', ';'],
   ['ps_codec.c', 'if ((uint64_t)e->out.len + PS_HEADER_SIZE + len > max_outbuf)', 'if (0)'],
   ['ps_framer.c', 'if (f->error) return f->error;', ''],
+  ['ps_framer.c', 'return PS_ERR_GOODBYE_COLLISION;', ';'],
   ['ps_framer.c', 'if (fr->len && (fr->data < in || fr->data >= in + len)) break;', ''],
   ['ps_framer.c', 'if (len > f->limits.max_frame) return PS_ERR_FRAME_TOO_LARGE;', ''],
   ['ps_framer.c', 'if (type > PS_TYPE_JSON || (data == NULL && len != 0))', 'if (0)'],

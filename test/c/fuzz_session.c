@@ -208,8 +208,72 @@ static uint32_t pick(input *in, const uint32_t *set, uint32_t n) {
   return set[b % n];
 }
 
+/*
+ * The framer on the raw input, in chunks of a size the input picks and
+ * batches of 1 to 4: every frame keeps to the limit, its body is readable,
+ * and the frames framed again decode to the same number of frames.
+ */
+static void fuzz_framer(const uint8_t *data, size_t size) {
+  ps_limits lim;
+  ps_framer *f, *g;
+  ps_frame frames[4];
+  uint32_t chunk, batch, pos = 0, count, total = 0, again = 0, i;
+  const uint8_t *out;
+  int32_t rv, n, put;
+  if (size < 2) return;
+  chunk = (uint32_t)data[0] % 32 + 1;
+  batch = (uint32_t)data[1] % 4 + 1;
+  ps_limits_default(&lim);
+  lim.max_frame = 256;
+  if (ps_framer_new(&f, &lim, NULL) != PS_OK) return;
+  if (ps_framer_new(&g, NULL, NULL) != PS_OK) {
+    ps_framer_del(f);
+    return;
+  }
+  while (pos < size) {
+    uint32_t len = size - pos < chunk ? (uint32_t)(size - pos) : chunk;
+    uint32_t used = 0;
+    while (used < len) {
+      rv = ps_framer_recv(f, data + pos + used, len - used, frames, batch,
+                          &count);
+      if (rv < 0) break;
+      CHECK(count <= batch && (uint32_t)rv <= len - used);
+      for (i = 0; i < count; i++) {
+        CHECK(frames[i].len <= lim.max_frame && frames[i].type < 3);
+        if (frames[i].len) CHECK(frames[i].data[frames[i].len - 1] || 1);
+        if (frames[i].len == 0 && frames[i].data == NULL) continue;
+        put = ps_framer_put(g, frames[i].flags, frames[i].type, frames[i].req,
+                            frames[i].data, frames[i].len);
+        CHECK(put == PS_OK || put == PS_ERR_GOODBYE_COLLISION);
+        if (put == PS_OK) total++;
+      }
+      used += (uint32_t)rv;
+      if (rv == 0 && count == 0) break;
+    }
+    if (used < len) break; /* an error: the framer stays failed */
+    pos += len;
+  }
+  n = ps_framer_send(g, &out);
+  ps_framer_del(f);
+  if (ps_framer_new(&f, NULL, NULL) == PS_OK) {
+    uint32_t at = 0;
+    while (at < (uint32_t)n) {
+      rv = ps_framer_recv(f, out + at, (uint32_t)n - at, frames, 4, &count);
+      CHECK(rv >= 0);
+      again += count;
+      at += (uint32_t)rv;
+      if (rv == 0) break;
+    }
+    CHECK(again == total);
+    CHECK(ps_framer_midframe(f) == 0);
+    ps_framer_del(f);
+  }
+  ps_framer_del(g);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   input in = {data, size};
+  fuzz_framer(data, size);
   uint8_t setup = byte(&in);
   ps_limits lim;
   host a, b;

@@ -135,6 +135,10 @@ static void put_limits(void) {
   CHECK_INT(ps_framer_put(f, 0, 3, 1, big, 1), PS_ERR_INVALID_ARGUMENT);
   CHECK_INT(ps_framer_put(f, 0, 0, 1, NULL, 1), PS_ERR_INVALID_ARGUMENT);
   CHECK_INT(ps_framer_put(f, 0, 0, 1, big, 33), PS_ERR_FRAME_TOO_LARGE);
+  CHECK_INT(ps_framer_put(f, 0, PS_TYPE_BINARY, 0, NULL, 0),
+            PS_ERR_GOODBYE_COLLISION);
+  CHECK_INT(ps_framer_put(f, 0, PS_TYPE_STRING, 0, NULL, 0), 0);
+  CHECK_INT(ps_framer_send(f, &out), PS_HEADER_SIZE);
   CHECK(ps_framer_body(f, 33) == NULL);
   CHECK_INT(ps_framer_put(f, 0, 0, 1, big, 32), 0);
   CHECK_INT(ps_framer_put(f, 0, 0, 1, big, 32), 0);
