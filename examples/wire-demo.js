@@ -1,7 +1,8 @@
 'use strict'
 // Demo of the C core on its own: a scripted exchange framed by the native
 // core (build/ps_cli), read back by packet-stream-codec@1.2.0 and by the
-// core itself. Run with `npm run demo` (which builds first).
+// core itself. Run with `bash build.sh native && node examples/wire-demo.js`
+// (`npm run demo` is examples/demo.js, the JS transports).
 const { execFileSync } = require('node:child_process')
 const path = require('node:path')
 const pull = require('pull-stream')
