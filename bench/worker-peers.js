@@ -6,10 +6,7 @@
 //     serve (port)  -> (may be async) answers echo(x) with x, in the worker
 //     client (port) -> (may be async) { call (x) -> Promise<x>, close () } }
 // To add one, add an entry here; bench/worker-peer.js runs the worker side
-// by name. Ours will be, with the wire mode's connectPort:
-//   { name: 'packet-stream-wasm connectPort',
-//     serve (port) { connectPort(port, { request (value, cb) { cb(null, value) } }) },
-//     client (port) { const ps = connectPort(port); return { call: (x) => ps.request(x), close: () => ... } } }
+// by name.
 const birpc = () => import('birpc') // birpc 4 is ES modules only
 
 module.exports = [
@@ -36,6 +33,17 @@ module.exports = [
         }),
         close () { port.off('message', onMessage) }
       }
+    }
+  },
+  {
+    // ours: connectPort on both sides, ps.request(x) -> a promise
+    name: 'packet-stream-wasm',
+    serve (port) {
+      require('..').connectPort(port, { request (value, cb) { cb(null, value) } })
+    },
+    client (port) {
+      const ps = require('..').connectPort(port)
+      return { call: (x) => ps.request(x), close () { ps.close(() => {}) } }
     }
   },
   {

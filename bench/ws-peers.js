@@ -6,10 +6,6 @@
 //     serve (socket)  -> (may be async) answers echo(x) with x, on the server
 //     client (socket) -> (may be async) { call (x) -> Promise<x>, close () } }
 // To add one, add an entry here; bench/ws-server.js serves it by name.
-// Ours will be, with the wire mode's connectWebSocket:
-//   { name: 'packet-stream-wasm connectWebSocket',
-//     serve (socket) { connectWebSocket(socket, { request (value, cb) { cb(null, value) } }) },
-//     client (socket) { const ps = connectWebSocket(socket); return { call: (x) => ps.request(x), close: () => ... } } }
 const birpc = () => import('birpc') // birpc 4 is ES modules only
 
 const muxrpcManifest = { echo: 'async' }
@@ -39,6 +35,17 @@ module.exports = [
         }),
         close () { socket.close() }
       }
+    }
+  },
+  {
+    // ours: connectWebSocket on both sides, ps.request(x) -> a promise
+    name: 'packet-stream-wasm',
+    serve (socket) {
+      require('..').connectWebSocket(socket, { request (value, cb) { cb(null, value) } })
+    },
+    client (socket) {
+      const ps = require('..').connectWebSocket(socket)
+      return { call: (x) => ps.request(x), close () { ps.close(() => {}) } }
     }
   },
   {
