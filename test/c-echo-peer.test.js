@@ -10,28 +10,16 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const { spawn } = require('node:child_process')
 const { once } = require('node:events')
-const net = require('node:net')
 const path = require('node:path')
-const pull = require('pull-stream')
-const psc = require('packet-stream-codec')
-const packetStream = require('packet-stream')
-const toPull = require('stream-to-pull-stream')
+const ref = require('./helpers/refstack')
+
+const { withTimeout, frames } = ref
 
 // ECHO_PEER=path runs another build of it (an ASan build, say).
 const PEER = process.env.ECHO_PEER || path.join(__dirname, '..', 'build', 'echo_peer')
 const VALGRIND = !!process.env.ECHO_PEER_VALGRIND
 const SLOW = VALGRIND ? 10 : 1 // valgrind runs the peer some 10-50 times slower
 const T = (ms) => ms * SLOW
-
-function withTimeout (promise, ms, what) {
-  let timer
-  return Promise.race([
-    promise,
-    new Promise((resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)
-    })
-  ]).finally(() => clearTimeout(timer))
-}
 
 // ---- the peer process ---------------------------------------------------------
 
@@ -96,145 +84,11 @@ async function startPeer (args = []) {
 
 // ---- the reference client -----------------------------------------------------
 
-// packet-stream's read/write as a pull duplex, the way muxrpc does it
-// (muxrpc/pull-weird.js under pull-goodbye): the packets it sends, then
-// 'GOODBYE' when it closes, the source ending once the other side's goodbye
-// arrives; packets received go to ps.write, the end of input to
-// ps.write(null, end).
-function packetDuplex (ps) {
-  const queue = []
-  let end = null
-  let goodbyeIn = false
-  let waiting = null
-  function drain () {
-    if (!waiting) return
-    const cb = waiting
-    if (queue.length) {
-      waiting = null
-      cb(null, queue.shift())
-    } else if (end && (end !== true || goodbyeIn)) {
-      waiting = null
-      cb(end)
-    }
-  }
-  ps.read = (msg, ended) => {
-    if (ended) {
-      if (end) return
-      end = ended
-      if (ended === true) queue.push('GOODBYE')
-    } else {
-      queue.push(msg)
-    }
-    drain()
-  }
-  return {
-    source (abort, cb) {
-      if (abort) {
-        end = end || abort
-        return cb(abort)
-      }
-      waiting = cb
-      drain()
-    },
-    sink (read) {
-      pull(read, pull.drain((msg) => {
-        if (msg === 'GOODBYE') {
-          goodbyeIn = true
-          drain()
-        } else {
-          ps.write(msg)
-        }
-      }, (err) => {
-        goodbyeIn = true
-        ps.write(null, err || true)
-        drain()
-      }))
-    }
-  }
-}
-
-async function connectRef (port) {
-  const socket = net.connect(port, '127.0.0.1')
-  socket.on('error', () => {}) // a reset shows as 'close'; tests look at that
-  const socketClosed = once(socket, 'close')
-  await withTimeout(once(socket, 'connect'), T(5000), 'connect')
-  const messages = []
-  const messageWaiters = []
-  let onClose
-  const closed = new Promise((resolve) => { onClose = resolve })
-  const ps = packetStream({
-    message (m) {
-      messages.push(m)
-      for (const w of messageWaiters.slice()) w()
-    },
-    close (err) { onClose(err || null) }
-  })
-  const wire = psc(packetDuplex(ps))
-  const sock = toPull.duplex(socket)
-  pull(sock.source, wire.sink)
-  pull(wire.source, sock.sink)
-  return {
-    ps,
-    socket,
-    messages,
-    closed, // packet-stream's close callback: null for a clean close
-    socketClosed,
-    // resolves with the first |n| messages once they arrived
-    waitMessages (n, ms = T(5000)) {
-      return withTimeout(new Promise((resolve) => {
-        const check = () => {
-          if (messages.length >= n) {
-            messageWaiters.splice(messageWaiters.indexOf(check), 1)
-            resolve(messages.slice(0, n))
-          }
-        }
-        messageWaiters.push(check)
-        check()
-      }), ms, `${n} messages`)
-    },
-    request (value, ms = T(5000)) {
-      return withTimeout(new Promise((resolve, reject) => {
-        ps.request(value, (err, v) => (err ? reject(err) : resolve(v)))
-      }), ms, 'a response')
-    },
-    // opens a substream; |done| resolves with what came back and the end
-    stream () {
-      const s = ps.stream()
-      const data = []
-      s.done = new Promise((resolve) => {
-        s.read = (d, end) => {
-          if (end) resolve({ data, end })
-          else data.push(d)
-        }
-      })
-      return s
-    },
-    close (ms = T(5000)) {
-      return withTimeout(new Promise((resolve) => ps.close(resolve)), ms, 'ps.close')
-    }
-  }
-}
-
-// A raw socket, for bytes the reference would never send.
-async function connectRaw (port) {
-  const socket = net.connect(port, '127.0.0.1')
-  socket.on('error', () => {})
-  const closed = once(socket, 'close')
-  const chunks = []
-  socket.on('data', (d) => chunks.push(d))
-  await withTimeout(once(socket, 'connect'), T(5000), 'connect')
-  return { socket, closed, received: () => Buffer.concat(chunks) }
-}
-
-function frames (packets) {
-  const parts = []
-  for (const p of packets) {
-    const [head, body] = psc.encodePair(p)
-    parts.push(head)
-    if (body) parts.push(body)
-  }
-  return Buffer.concat(parts)
-}
+// test/helpers/refstack.js: packet-stream@2.0.6 + packet-stream-codec@1.2.0
+// over a net.Socket through stream-to-pull-stream, as muxrpc wires it, and a
+// raw socket for bytes the reference would never send.
+const connectRef = (port) => ref.connectRef(port, { slow: SLOW })
+const connectRaw = (port) => ref.connectRaw(port, { slow: SLOW })
 
 // ---- the tests ----------------------------------------------------------------
 

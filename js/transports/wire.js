@@ -43,7 +43,11 @@ function createWire (opts, transport) {
   let writable = true
   let drainWaiters = []
 
-  function flush () {
+  // While the transport is backed up, what is framed waits in the framer,
+  // so that limits.maxOutbuf bounds it (a peer that does not read ends with
+  // ERR_OUTBUF_LIMIT); |force| hands it over anyway (the end).
+  function flush (force) {
+    if (!writable && !force) return
     const bytes = framer.take()
     if (bytes && transport.send(bytes) === false) writable = false
   }
@@ -58,7 +62,7 @@ function createWire (opts, transport) {
     finished = true
     try {
       if (!err) framer.encode(GOODBYE)
-      flush()
+      flush(true)
     } catch (e) {} // the transport is going anyway
     framer.free()
     transport.close(err || null)
@@ -112,8 +116,10 @@ function createWire (opts, transport) {
 
   // The transport has room again.
   function drained () {
-    if (writable) return
+    if (writable || finished) return
     writable = true
+    flush()
+    if (!writable) return // backed up again at once
     settleDrain()
     if (typeof ps.ondrain === 'function') ps.ondrain()
   }

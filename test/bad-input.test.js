@@ -1,0 +1,420 @@
+'use strict'
+// A server built with connectStream (small opts.limits) facing clients that
+// misbehave at the byte level, over real TCP on 127.0.0.1. For each: the
+// server's session for that client ends with a clear error (message and
+// code), what the server had pending at that client (a request and a
+// substream) hears it exactly once, the socket is closed, and two
+// well-behaved clients (the reference stack and ours), connected all along,
+// keep getting answers. Input that packet-stream ignores (a response for an
+// unknown id, a second end) leaves the session healthy.
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const psc = require('packet-stream-codec')
+const packetStream = require('packet-stream')
+const { connectStream } = require('..')
+const { C, core } = require('../js/wasm')
+const { withTimeout, closeOf, connectRef, connectOurs, connectRaw, frames, parseFrames, listen } = require('./helpers/refstack')
+
+const E = C.errors
+const LIMITS = { maxFrame: 64 * 1024, maxRequests: 8, maxStreams: 8, maxOutbuf: 1024 * 1024 }
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+// mulberry32
+function rng (seed) {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+// ---- the server -----------------------------------------------------------------
+
+const echoStream = (s) => {
+  s.read = (data, end) => {
+    if (!end) s.write(data)
+    else if (end === true) s.end()
+    else s.end(end)
+  }
+}
+
+// Requests are answered with their value, except 'hold' (never answered);
+// substreams are echoed. On connecting, the server sends each client a
+// request ('ping') and opens a substream to it ('hello'): those are pending
+// at a client that does not answer.
+function serve (socket) {
+  const rec = {
+    socket,
+    closes: [], // every call of opts.close
+    ping: [], // every call of the ping's callback
+    pushData: [],
+    pushEnds: [], // every end the server's own substream heard
+    opened: 0, // substreams the client opened
+    answered: 0,
+    maxPending: 0, // the most bytes the framer held while answering
+    maxQueued: 0, // the most bytes the socket buffered after a write
+    socketClosed: closeOf(socket)
+  }
+  let onClose
+  rec.closed = new Promise((resolve) => { onClose = resolve })
+  const write = socket.write
+  socket.write = function (...args) {
+    const r = write.apply(this, args)
+    rec.maxQueued = Math.max(rec.maxQueued, this.writableLength)
+    return r
+  }
+  rec.ps = connectStream(socket, {
+    limits: LIMITS,
+    request (value, cb) {
+      if (value === 'hold') return
+      rec.maxPending = Math.max(rec.maxPending, rec.ps.pendingBytes)
+      rec.answered++
+      cb(null, value)
+    },
+    stream (s) {
+      rec.opened++
+      echoStream(s)
+    },
+    close (err) {
+      rec.closes.push(err)
+      onClose(err || null)
+    }
+  })
+  rec.ps.request('ping', (err, value) => rec.ping.push([err, value]))
+  const push = rec.ps.stream()
+  push.read = (data, end) => {
+    if (!end) return void rec.pushData.push(data)
+    rec.pushEnds.push(end)
+    if (end === true) push.end()
+  }
+  push.write('hello')
+  rec.push = push
+  sessions.set(socket.remotePort, rec)
+}
+
+const sessions = new Map() // the client's port -> what the server saw
+let server = null
+let goodRef = null
+let goodOurs = null
+
+// The server's record of the client on local port |port|.
+function serverSession (port) {
+  return withTimeout((async () => {
+    while (!sessions.has(port)) await sleep(1)
+    return sessions.get(port)
+  })(), 5000, 'the server to take the connection')
+}
+
+// Well-behaved clients answer the ping and echo the server's substream.
+const goodHandlers = {
+  request (value, cb) { cb(null, value === 'ping' ? 'pong' : value) },
+  stream: echoStream
+}
+
+let checks = 0
+// A good client still gets answers: requests, a substream echoed.
+async function checkGood (c) {
+  const k = checks++
+  const values = [`check ${k}`, { k }, Buffer.from([k & 0xff, 1, 2])]
+  assert.deepEqual(await Promise.all(values.map((v) => c.request(v))), values)
+  const s = c.stream()
+  for (const v of values) s.write(v)
+  s.end()
+  assert.deepEqual(await withTimeout(s.done, 5000, 'the echo'), { data: values, end: true })
+}
+
+const checkBoth = () => Promise.all([checkGood(goodRef), checkGood(goodOurs)])
+
+test.before(async () => {
+  server = await listen(serve)
+  goodRef = await connectRef(server.port, goodHandlers)
+  goodOurs = await connectOurs(server.port, goodHandlers)
+  for (const c of [goodRef, goodOurs]) {
+    const rec = await serverSession(c.socket.localPort)
+    await withTimeout((async () => { while (!rec.ping.length || !rec.pushData.length) await sleep(1) })(), 5000, 'the good client to answer')
+    assert.deepEqual(rec.ping, [[null, 'pong']])
+    assert.deepEqual(rec.pushData, ['hello'])
+  }
+})
+
+test.after(async () => {
+  try {
+    // the good clients were never disturbed: once the server ends its
+    // substream to them, they close cleanly
+    for (const c of [goodRef, goodOurs]) {
+      if (!c) continue
+      assert.equal(c.ps.ended, false)
+      sessions.get(c.socket.localPort).push.end()
+      // (packet-stream hands close callbacks the substream end that
+      // completed the close: true, if that was the server's substream)
+      assert.ok([undefined, true].includes(await c.close()))
+      await withTimeout(c.socketClosed, 5000, 'a good client\'s socket to close')
+    }
+  } finally {
+    for (const c of [goodRef, goodOurs]) if (c) c.socket.destroy()
+    if (server) await server.close()
+  }
+})
+
+// ---- the cases ------------------------------------------------------------------
+
+async function rawClient () {
+  const raw = await connectRaw(server.port)
+  const rec = await serverSession(raw.socket.localPort)
+  return { raw, rec }
+}
+
+// The server's session ended with |code| (or one of |code|), everything
+// pending heard that error once, the socket is closed, good clients are
+// served.
+async function expectDestroyed (raw, rec, code, during) {
+  const err = await withTimeout(rec.closed, 5000, 'the server session to end')
+  assert.ok(err instanceof Error, 'an Error')
+  const codes = [].concat(code)
+  assert.ok(codes.includes(err.code), `code ${err.code} is one of ${codes}`)
+  if (err.code === E.ERR_TRANSPORT) assert.match(err.message, new RegExp(`^${C.messages[E.ERR_TRANSPORT]}: `))
+  else assert.equal(err.message, C.messages[err.code])
+  assert.equal(rec.ps.ended, err, 'ps.ended is the error')
+  await sleep(20) // time for anything to be heard twice
+  assert.deepEqual(rec.closes, [err], 'opts.close heard it once')
+  assert.deepEqual(rec.ping, [[err, undefined]], 'the pending request heard it once')
+  assert.deepEqual(rec.pushEnds, [err], 'the open substream heard it once')
+  assert.equal(rec.ps.coreMemory, 0, 'the core freed the session')
+  await withTimeout(rec.socketClosed, 5000, 'the server side of the socket to close')
+  assert.ok(rec.socket.destroyed)
+  raw.socket.resume()
+  await withTimeout(raw.closed, 5000, 'the client side of the socket to close')
+  await withTimeout(during, 10000, 'the good clients meanwhile')
+  await checkBoth()
+  return err
+}
+
+test('garbage bytes: an HTTP request (body type 3)', { timeout: 20000 }, async () => {
+  const { raw, rec } = await rawClient()
+  const during = checkBoth()
+  raw.socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n') // 'G' = 0x47: type 3
+  await expectDestroyed(raw, rec, E.ERR_BAD_TYPE, during)
+})
+
+test('garbage bytes: random, then the end', { timeout: 20000 }, async () => {
+  for (const seed of [1, 2, 3, 4]) {
+    const { raw, rec } = await rawClient()
+    const during = checkBoth()
+    const rand = rng(seed)
+    raw.socket.end(Buffer.alloc(1000 + Math.floor(rand() * 3000)).map(() => Math.floor(rand() * 256)))
+    await expectDestroyed(raw, rec, [E.ERR_BAD_TYPE, E.ERR_PEER_FRAME_TOO_LARGE, E.ERR_TRUNCATED, E.ERR_BAD_BODY], during)
+  }
+})
+
+test('a frame with body type 3', { timeout: 20000 }, async () => {
+  const { raw, rec } = await rawClient()
+  const during = checkBoth()
+  raw.socket.write(Buffer.concat([Buffer.from('030000000200000000', 'hex'), Buffer.from('hi')]))
+  await expectDestroyed(raw, rec, E.ERR_BAD_TYPE, during)
+})
+
+test('a length over limits.maxFrame is refused from its header', { timeout: 20000 }, async () => {
+  const { raw, rec } = await rawClient()
+  const during = checkBoth()
+  // a valid message first, then a header announcing maxFrame + 1 bytes and
+  // no body: the server does not wait for it
+  const head = Buffer.alloc(9)
+  head[0] = 2
+  head.writeUInt32BE(LIMITS.maxFrame + 1, 1)
+  head.writeInt32BE(1, 5)
+  raw.socket.write(Buffer.concat([frames([{ req: 0, stream: false, end: false, value: 'ok' }]), head]))
+  await expectDestroyed(raw, rec, E.ERR_PEER_FRAME_TOO_LARGE, during)
+})
+
+test('a body that is not JSON', { timeout: 20000 }, async () => {
+  const { raw, rec } = await rawClient()
+  const during = checkBoth()
+  raw.socket.write(Buffer.concat([Buffer.from('020000000500000001', 'hex'), Buffer.from('{nope')]))
+  await expectDestroyed(raw, rec, E.ERR_BAD_BODY, during)
+})
+
+test('a truncated frame followed by the end', { timeout: 20000 }, async () => {
+  const { raw, rec } = await rawClient()
+  const during = checkBoth()
+  const whole = frames([{ req: 1, stream: false, end: false, value: 'x'.repeat(100) }])
+  raw.socket.end(whole.subarray(0, 9 + 10))
+  await expectDestroyed(raw, rec, E.ERR_TRUNCATED, during)
+})
+
+test('a connection reset: transport failed', { timeout: 20000 }, async () => {
+  const { raw, rec } = await rawClient()
+  const during = checkBoth()
+  // let the server's first bytes arrive, so that the reset is a reset
+  await withTimeout((async () => { while (!raw.received().length) await sleep(1) })(), 5000, 'the server\'s ping')
+  raw.socket.resetAndDestroy()
+  const err = await expectDestroyed(raw, rec, E.ERR_TRANSPORT, during)
+  assert.equal(err.cause && err.cause.code, 'ECONNRESET')
+})
+
+test('a peer over limits.maxRequests', { timeout: 20000 }, async () => {
+  const { raw, rec } = await rawClient()
+  const during = checkBoth()
+  const held = Array.from({ length: LIMITS.maxRequests + 1 }, (_, i) => ({ req: i + 1, stream: false, end: false, value: 'hold' }))
+  raw.socket.write(frames(held))
+  await expectDestroyed(raw, rec, E.ERR_PEER_REQUEST_LIMIT, during)
+})
+
+test('a peer over limits.maxStreams', { timeout: 20000 }, async () => {
+  const { raw, rec } = await rawClient()
+  const during = checkBoth()
+  const opens = Array.from({ length: LIMITS.maxStreams + 1 }, (_, i) => ({ req: i + 1, stream: true, end: false, value: i }))
+  raw.socket.write(frames(opens))
+  await expectDestroyed(raw, rec, E.ERR_PEER_STREAM_LIMIT, during)
+  assert.equal(rec.opened, LIMITS.maxStreams)
+})
+
+// Waits until the raw client has received frames for which |done| is true.
+function waitFrames (raw, done, what) {
+  return withTimeout((async () => {
+    for (;;) {
+      const got = parseFrames(raw.received())
+      if (done(got)) return got
+      await sleep(1)
+    }
+  })(), 5000, what)
+}
+
+test('a response for an unknown id is ignored; the session stays healthy', { timeout: 20000 }, async () => {
+  const { raw, rec } = await rawClient()
+  const during = checkBoth()
+  raw.socket.write(frames([
+    { req: -77, stream: false, end: false, value: 'nobody asked' },
+    { req: -78, stream: false, end: true, value: { message: 'nor this', name: 'Error', stack: null } },
+    { req: 1, stream: false, end: false, value: 'still works' }
+  ]))
+  const got = await waitFrames(raw, (ps) => ps.some((p) => p.req === -1), 'the response')
+  assert.deepEqual(got.find((p) => p.req === -1), { req: -1, stream: false, end: false, value: 'still works' })
+  assert.equal(rec.ps.ended, false)
+  assert.deepEqual(rec.closes, [])
+  assert.deepEqual(rec.ping, [], 'the server\'s own request is still pending')
+  await withTimeout(during, 10000, 'the good clients meanwhile')
+  // the client answers the ping and ends the server's substream, then says
+  // goodbye: a clean end
+  raw.socket.write(frames([
+    { req: -1, stream: false, end: false, value: 'pong' },
+    { req: -2, stream: true, end: true, value: true }
+  ]))
+  await waitFrames(raw, (ps) => ps.some((p) => p.req === 2 && p.end), 'the server to end its substream')
+  raw.socket.write(Buffer.alloc(9))
+  assert.equal(await withTimeout(rec.closed, 5000, 'the server session to end'), null)
+  assert.deepEqual(rec.ping, [[null, 'pong']])
+  assert.deepEqual(rec.pushEnds, [true])
+  await withTimeout(raw.closed, 5000, 'the server to close the socket')
+  assert.equal(parseFrames(raw.received()).pop(), 'GOODBYE')
+  await checkBoth()
+})
+
+test('a second end for an ended substream: handled as packet-stream does, the session stays healthy', { timeout: 20000 }, async () => {
+  const { raw, rec } = await rawClient()
+  const during = checkBoth()
+  const first = [
+    { req: 1, stream: true, end: false, value: 'a' },
+    { req: 1, stream: true, end: true, value: true }
+  ]
+  const second = [
+    { req: 1, stream: true, end: true, value: true }, // again
+    { req: 2, stream: false, end: false, value: 'after' }
+  ]
+  raw.socket.write(frames(first))
+  await waitFrames(raw, (ps) => ps.some((p) => p.req === -1 && p.end), 'the echo of the end')
+  raw.socket.write(frames(second))
+  const got = await waitFrames(raw, (ps) => ps.some((p) => p.req === -2), 'the response after')
+  assert.deepEqual(got.find((p) => p.req === -2), { req: -2, stream: false, end: false, value: 'after' })
+  assert.equal(rec.ps.ended, false)
+  assert.deepEqual(rec.closes, [])
+  await withTimeout(during, 10000, 'the good clients meanwhile')
+
+  // packet-stream@2.0.6 given the same packets says and does the same
+  const ref = { opened: 0, out: [] }
+  const ps = packetStream({
+    request (value, cb) { cb(null, value) },
+    stream (s) { ref.opened++; echoStream(s) }
+  })
+  ps.read = (msg, end) => { if (!end) ref.out.push({ req: msg.req, stream: !!msg.stream, end: !!msg.end, value: msg.value }) }
+  ps.request('ping', () => {})
+  ps.stream().write('hello')
+  for (const p of [...first, ...second]) ps.write(p)
+  assert.deepEqual(got, ref.out, 'the same packets back')
+  assert.equal(rec.opened, ref.opened, 'the same substreams opened')
+
+  // an end of the socket between frames: what is open hears "unexpected end
+  // of parent stream", once
+  raw.socket.end()
+  const err = await withTimeout(rec.closed, 5000, 'the server session to end')
+  assert.equal(err.message, 'unexpected end of parent stream')
+  await sleep(20)
+  assert.deepEqual(rec.closes, [err])
+  assert.deepEqual(rec.ping, [[err, undefined]])
+  assert.deepEqual(rec.pushEnds, [err])
+  await withTimeout(raw.closed, 5000, 'the socket to close')
+  await checkBoth()
+})
+
+test('100,000 requests from a peer that never reads: ERR_OUTBUF_LIMIT, memory stays bounded', { timeout: 30000 }, async () => {
+  const { raw, rec } = await rawClient()
+  raw.socket.pause()
+  const wasmBefore = core.memory.buffer.byteLength
+  const during = checkBoth()
+  const body = 'y'.repeat(200)
+  const parts = []
+  for (let i = 1; i <= 100000; i++) {
+    const [head, b] = psc.encodePair({ req: i, stream: false, end: false, value: body })
+    parts.push(head, b)
+  }
+  const bytes = Buffer.concat(parts) // 20.9 MB in, as much out
+  raw.socket.write(bytes)
+  await expectDestroyed(raw, rec, E.ERR_OUTBUF_LIMIT, during)
+  assert.ok(rec.answered > 0 && rec.answered < 100000, `answered ${rec.answered} before giving up`)
+  // what waited for the peer: in the framer at most maxOutbuf, in the
+  // socket at most what one write hands over past its high-water mark
+  assert.ok(rec.maxPending <= LIMITS.maxOutbuf, `framer held ${rec.maxPending} bytes`)
+  const bound = 2 * LIMITS.maxOutbuf + rec.socket.writableHighWaterMark
+  assert.ok(rec.maxQueued <= bound, `socket buffered ${rec.maxQueued} bytes (bound ${bound})`)
+  const grown = core.memory.buffer.byteLength - wasmBefore
+  assert.ok(grown <= 4 * 1024 * 1024, `the core's memory grew by ${grown} bytes`)
+})
+
+test('a peer that stops reading for a while, within maxOutbuf, gets every byte in order once it reads again', { timeout: 30000 }, async () => {
+  // a server of its own, with the default maxOutbuf (64 MiB)
+  let sess = null
+  const srv = await listen((socket) => {
+    sess = connectStream(socket, { request (value, cb) { cb(null, value) } })
+  })
+  try {
+    const raw = await connectRaw(srv.port)
+    raw.socket.pause()
+    const payload = Buffer.alloc(60000, 0x5a)
+    const packets = Array.from({ length: 200 }, (_, i) => ({ req: i + 1, stream: false, end: false, value: Buffer.concat([Buffer.from([i]), payload]) }))
+    raw.socket.write(frames(packets)) // 12 MB of requests: far more than socket buffers
+    await withTimeout((async () => { while (!sess || sess.writable) await sleep(2) })(), 5000, 'the server to be backed up')
+    const drained = sess.drained()
+    let isDrained = false
+    drained.then(() => { isDrained = true })
+    await sleep(100)
+    assert.equal(isDrained, false, 'drained() waits while the peer does not read')
+    assert.equal(sess.ended, false)
+    raw.socket.resume()
+    const expected = frames(packets.map((p) => ({ ...p, req: -p.req })))
+    await withTimeout(new Promise((resolve) => {
+      const check = () => { if (raw.received().length >= expected.length) resolve() }
+      raw.socket.on('data', check)
+      check()
+    }), 15000, 'every response')
+    await withTimeout(drained, 5000, 'drained()')
+    assert.equal(sess.writable, true)
+    assert.ok(raw.received().equals(expected), 'the responses, byte for byte')
+    raw.socket.end(Buffer.alloc(9)) // goodbye
+    await withTimeout(raw.closed, 5000, 'the server to close')
+    assert.ok(raw.received().subarray(expected.length).equals(Buffer.alloc(9)), 'its goodbye')
+  } finally {
+    await srv.close()
+  }
+})
