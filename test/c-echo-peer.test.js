@@ -88,6 +88,7 @@ async function startPeer (args = []) {
 // over a net.Socket through stream-to-pull-stream, as muxrpc wires it, and a
 // raw socket for bytes the reference would never send.
 const connectRef = (port) => ref.connectRef(port, { slow: SLOW })
+const connectOurs = (port) => ref.connectOurs(port, { slow: SLOW })
 const connectRaw = (port) => ref.connectRaw(port, { slow: SLOW })
 
 // ---- the tests ----------------------------------------------------------------
@@ -167,13 +168,11 @@ test('an error end on a substream comes back as an error end', { timeout: T(2000
   await c.close()
 })
 
-test('two clients at once, each echoed on its own session', { timeout: T(20000) }, async () => {
+test('three clients at once, two on the reference stack and one on ours, each echoed on its own session', { timeout: T(20000) }, async () => {
   const a = await connectRef(peer.port)
   const b = await connectRef(peer.port)
-  // TODO(connectStream): a second client on this package's own JS wire-mode
-  // API (connectStream, being written separately) joins here, beside the
-  // reference clients, once it exists.
-  const clients = [a, b]
+  const c = await connectOurs(peer.port)
+  const clients = [a, b, c]
   await Promise.all(clients.map(async (c, k) => {
     const s = c.stream()
     for (let i = 0; i < 50; i++) {
