@@ -5,7 +5,8 @@
 // platform.
 //
 // What crosses the transport:
-// - all frames produced in one turn of the event loop leave as one chunk;
+// - all frames produced in one turn of the event loop leave as one chunk
+//   (up to FLUSH_BYTES; a turn that frames more hands it over as it goes);
 // - a graceful close of the session sends the goodbye, then the transport
 //   is closed; a destroyed session closes it without one;
 // - the peer's goodbye, or an end of the transport between frames, ends the
@@ -18,6 +19,9 @@ const { C } = require('../wasm')
 const { later } = require('../util')
 
 const { GOODBYE, coreError } = Framer
+// What one turn may frame before it is handed to the transport: its frames
+// leave together up to this (or half of limits.maxOutbuf), in pieces beyond.
+const FLUSH_BYTES = 1 << 20
 
 // Errors of the peer's bytes: the transport is dropped, not ended politely.
 function isProtocolError (err) {
@@ -42,6 +46,9 @@ function createWire (opts, transport) {
   let finished = false // the session has ended: the transport is closed
   let writable = true
   let drainWaiters = []
+  let peerEnded = false // the peer's goodbye came
+  const maxOutbuf = opts.limits && opts.limits.maxOutbuf !== undefined ? opts.limits.maxOutbuf >>> 0 : C.defaults.DEFAULT_MAX_OUTBUF
+  const flushAt = Math.max(1, Math.min(FLUSH_BYTES, maxOutbuf >>> 1))
 
   // While the transport is backed up, what is framed waits in the framer,
   // so that limits.maxOutbuf bounds it (a peer that does not read ends with
@@ -65,7 +72,9 @@ function createWire (opts, transport) {
       flush(true)
     } catch (e) {} // the transport is going anyway
     framer.free()
-    transport.close(err || null)
+    // after the peer's goodbye the transport ends normally, even when what
+    // was open here ended with "unexpected end of parent stream"
+    transport.close(peerEnded ? null : err || null)
     settleDrain()
   }
 
@@ -81,15 +90,19 @@ function createWire (opts, transport) {
       later(() => ps.destroy(err))
       return
     }
-    if (!scheduled) {
+    // a turn that frames much hands it over as it goes, so that a producer
+    // writing in a loop sees the transport's back pressure (ps.writable)
+    if (framer.pending >= flushAt) flush()
+    else if (!scheduled) {
       scheduled = true
       later(flushLater)
     }
   }
 
   function onpacket (p) {
-    if (p === GOODBYE) ps.write(null, true)
-    else ps.write(p)
+    if (p !== GOODBYE) return ps.write(p)
+    peerEnded = true
+    ps.write(null, true)
   }
 
   function receive (bytes) {

@@ -1,0 +1,423 @@
+'use strict'
+// connectPort over Node's worker_threads: the main thread with
+// connectPort(worker) and test/fixtures/port-worker.js with
+// connectPort(parentPort); and a MessageChannel whose two ports are both in
+// the main thread. Requests both ways, substreams both ways, binary values;
+// one postMessage per turn carrying one transferred (then detached)
+// ArrayBuffer; graceful closes from either side; a terminated worker, a
+// worker that throws, and a closed port end the session with an error
+// that each pending request hears once.
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const path = require('node:path')
+const { Worker, MessageChannel } = require('node:worker_threads')
+const { connectPort } = require('..')
+
+const WORKER = path.join(__dirname, 'fixtures', 'port-worker.js')
+const T = { timeout: 20000 }
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const tick = () => new Promise((resolve) => setImmediate(resolve))
+
+function withTimeout (promise, ms, what) {
+  let timer
+  return Promise.race([
+    promise,
+    new Promise((resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)
+    })
+  ]).finally(() => clearTimeout(timer))
+}
+
+function deferred () {
+  let resolve
+  const promise = new Promise((res) => { resolve = res })
+  return { promise, resolve }
+}
+
+// Counts the ArrayBuffers posted through port.postMessage, checking each
+// is transferred and detached afterwards.
+function countPosts (port) {
+  const stats = { posts: 0, bytes: 0, notDetached: 0, notTransferred: 0, other: 0 }
+  const post = port.postMessage
+  port.postMessage = function (message, transfer) {
+    if (!(message instanceof ArrayBuffer)) {
+      stats.other++
+      return post.call(this, message, transfer)
+    }
+    stats.posts++
+    stats.bytes += message.byteLength
+    if (!transfer || transfer.length !== 1 || transfer[0] !== message) stats.notTransferred++
+    const rv = post.call(this, message, transfer)
+    if (message.byteLength !== 0) stats.notDetached++
+    return rv
+  }
+  return stats
+}
+
+// Counts the ArrayBuffers arriving on a port or worker (Node: the value).
+function countArrivals (port) {
+  const seen = { messages: 0 }
+  port.on('message', (m) => { if (m instanceof ArrayBuffer) seen.messages++ })
+  return seen
+}
+
+// The main thread's handlers: requests echoed (binary reversed), 'fail'
+// refused with a RangeError; substreams echoed (each value wrapped).
+function mainService (extra = {}) {
+  return {
+    request (value, cb) {
+      if (Buffer.isBuffer(value)) return cb(null, Buffer.from(value).reverse())
+      if (value === 'fail') return cb(new RangeError('refused by main'))
+      if (value === 'hold') return
+      cb(null, { echo: value, from: 'main' })
+    },
+    stream (sub) {
+      sub.read = (data, end) => {
+        if (end) sub.end(end === true ? undefined : end)
+        else sub.write(Buffer.isBuffer(data) ? data : { got: data })
+      }
+    },
+    ...extra
+  }
+}
+
+// A worker running the fixture, and the main thread's session with it.
+// w.closed: the session's close error; w.exit: the exit code; w.control:
+// plain-object messages from the worker.
+function startWorker (opts = {}) {
+  const worker = new Worker(WORKER)
+  const w = { worker, closeCalls: 0, control: [] }
+  const closed = deferred()
+  const controlWaiters = []
+  w.closed = closed.promise
+  w.exit = new Promise((resolve) => worker.on('exit', resolve)) // not once(): it rejects on 'error'
+  w.posts = countPosts(worker)
+  w.arrivals = countArrivals(worker)
+  worker.on('message', (m) => {
+    if (m instanceof ArrayBuffer) return
+    w.control.push(m)
+    for (const [pred, resolve] of controlWaiters.splice(0)) {
+      if (pred(m)) resolve(m)
+      else controlWaiters.push([pred, resolve])
+    }
+  })
+  w.waitControl = (pred, what) => withTimeout(new Promise((resolve) => {
+    const found = w.control.find(pred)
+    if (found) resolve(found)
+    else controlWaiters.push([pred, resolve])
+  }), 5000, what)
+  w.ps = connectPort(worker, {
+    ...mainService(),
+    ...opts,
+    close (err) {
+      w.closeCalls++
+      closed.resolve(err)
+    }
+  })
+  return w
+}
+
+async function stopWorker (w) {
+  await w.worker.terminate()
+}
+
+test('main thread and a worker: requests, errors, substreams and binary both ways', T, async () => {
+  const w = startWorker()
+  try {
+    const { ps } = w
+    // main -> worker, promise and callback forms
+    assert.deepEqual(await withTimeout(ps.request({ a: 1 }), 5000, 'a request'), { echo: { a: 1 }, from: 'worker' })
+    const viaCb = await withTimeout(new Promise((resolve) => ps.request('hi', (err, value) => resolve({ err, value }))), 5000, 'cb')
+    assert.deepEqual(viaCb, { err: null, value: { echo: 'hi', from: 'worker' } })
+    // error responses
+    await assert.rejects(withTimeout(ps.request('fail'), 5000, 'fail'), (err) => {
+      assert.ok(err instanceof Error)
+      assert.equal(err.name, 'TypeError')
+      assert.equal(err.message, 'refused by the worker')
+      assert.match(err.remoteStack, /refused by the worker/)
+      return true
+    })
+    // worker -> main: the worker asks the main thread, and relays what it got
+    assert.deepEqual(await withTimeout(ps.request({ ask: [1, 'two'] }), 5000, 'ask'), { main: { echo: [1, 'two'], from: 'main' } })
+    assert.deepEqual(await withTimeout(ps.request({ ask: 'fail' }), 5000, 'ask fail'), { mainError: { name: 'RangeError', message: 'refused by main' } })
+    const askedBytes = await withTimeout(ps.request({ askBytes: [5, 6, 7] }), 5000, 'ask binary')
+    assert.ok(Buffer.isBuffer(askedBytes)) // relayed as it came: binary
+    assert.deepEqual([...askedBytes], [7, 6, 5])
+
+    // binary: a Uint8Array and a Buffer, 1 MiB
+    const u8 = new Uint8Array([0, 1, 2, 128, 255])
+    const r = await withTimeout(ps.request(u8), 5000, 'binary')
+    assert.ok(Buffer.isBuffer(r))
+    assert.deepEqual([...r], [255, 128, 2, 1, 0])
+    const big = Buffer.alloc(1 << 20)
+    for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 255
+    const bigBack = await withTimeout(ps.request(big), 5000, 'a 1 MiB request')
+    assert.ok(Buffer.from(big).reverse().equals(bigBack))
+    assert.equal(big[1], 31, 'what was sent is intact (copied, not transferred)')
+
+    // a substream opened by main, echoed by the worker with for await
+    const sub = ps.stream()
+    sub.write('one')
+    sub.write({ two: 2 })
+    sub.write(u8)
+    sub.end()
+    const got = []
+    await withTimeout((async () => { for await (const x of sub) got.push(x) })(), 5000, 'the substream')
+    assert.deepEqual(got.slice(0, 2), [{ got: 'one' }, { got: { two: 2 } }])
+    assert.ok(Buffer.isBuffer(got[2]))
+    assert.deepEqual([...got[2]], [...u8])
+
+    // a substream opened by the worker, echoed by main
+    assert.deepEqual(await withTimeout(ps.request({ stream: 5 }), 5000, 'the worker substream'),
+      [{ got: 0 }, { got: 1 }, { got: 2 }, { got: 3 }, { got: 4 }, { bytes: [1, 2, 3] }])
+
+    // every post of either side carried one transferred, detached buffer
+    const ws = await ps.request('stats')
+    assert.ok(ws.posts > 0)
+    assert.equal(ws.notTransferred, 0)
+    assert.equal(ws.notDetached, 0)
+    assert.ok(w.posts.posts > 0)
+    assert.equal(w.posts.notTransferred, 0)
+    assert.equal(w.posts.notDetached, 0)
+
+    // a graceful close from main: the worker's session closes without
+    // error, and the worker, having nothing left, exits
+    const cbErr = await withTimeout(new Promise((resolve) => ps.close(resolve)), 5000, 'close')
+    assert.ok(!cbErr)
+    assert.ok(!(await withTimeout(w.closed, 5000, 'the main session closing')))
+    const workerClosed = await w.waitControl((m) => 'closed' in m, 'the worker session closing')
+    assert.equal(workerClosed.closed, null)
+    assert.equal(await withTimeout(w.exit, 5000, 'the worker exiting by itself'), 0)
+    assert.equal(w.closeCalls, 1)
+  } finally {
+    await stopWorker(w)
+  }
+})
+
+test('one postMessage per turn, its ArrayBuffer transferred and detached', T, async () => {
+  const w = startWorker()
+  try {
+    const { ps } = w
+    await withTimeout(ps.request('warm up'), 5000, 'warm up')
+    const wsBefore = await ps.request('stats')
+    await tick()
+    const before = { posts: w.posts.posts, arrivals: w.arrivals.messages }
+    // 64 requests in one turn
+    const answers = []
+    for (let i = 0; i < 64; i++) answers.push(ps.request(i))
+    assert.equal(w.posts.posts, before.posts, 'nothing is posted within the turn')
+    const values = await withTimeout(Promise.all(answers), 5000, 'the answers')
+    assert.deepEqual(values, Array.from({ length: 64 }, (_, i) => ({ echo: i, from: 'worker' })))
+    await sleep(20)
+    assert.equal(w.posts.posts - before.posts, 1, 'one postMessage for the 64 requests')
+    assert.equal(w.arrivals.messages - before.arrivals, 1, 'the 64 answers (given in one turn) came in one message')
+    const wsAfter = await ps.request('stats')
+    assert.equal(wsAfter.posts - wsBefore.posts, 2, 'the worker posted the answers in one message (and the stats)')
+    assert.equal(w.posts.notTransferred, 0)
+    assert.equal(w.posts.notDetached, 0)
+    assert.equal(wsAfter.notTransferred, 0)
+    assert.equal(wsAfter.notDetached, 0)
+
+    // the buffer itself, seen at the call
+    const seen = []
+    const post = w.worker.postMessage
+    w.worker.postMessage = function (message, transfer) {
+      const length = message.byteLength
+      post.call(this, message, transfer)
+      seen.push({ isArrayBuffer: message instanceof ArrayBuffer, length, transferred: transfer[0] === message, after: message.byteLength })
+    }
+    const u8 = new Uint8Array(1000).fill(9)
+    const back = await withTimeout(ps.request(u8), 5000, 'binary')
+    assert.equal(back.length, 1000)
+    assert.equal(u8.byteLength, 1000, "the caller's bytes are copied into the frame, not transferred")
+    assert.deepEqual(seen, [{ isArrayBuffer: true, length: 9 + 1000, transferred: true, after: 0 }])
+    w.worker.postMessage = post
+
+    await withTimeout(new Promise((resolve) => ps.close(resolve)), 5000, 'close')
+  } finally {
+    await stopWorker(w)
+  }
+})
+
+test('the worker closes gracefully: the main session closes without error', T, async () => {
+  const w = startWorker()
+  try {
+    assert.equal(await withTimeout(w.ps.request('close'), 5000, 'close'), 'closing')
+    assert.ok(!(await withTimeout(w.closed, 5000, 'the main session closing')))
+    assert.equal((await w.waitControl((m) => 'closeCallback' in m, 'the worker close callback')).closeCallback, null)
+    assert.equal((await w.waitControl((m) => 'closed' in m, 'the worker session')).closed, null)
+    assert.equal(await withTimeout(w.exit, 5000, 'the worker exiting'), 0)
+    assert.equal(w.closeCalls, 1)
+    assert.equal(w.ps.ended, true)
+  } finally {
+    await stopWorker(w)
+  }
+})
+
+// Pending things on the main side when the worker goes: each hears the
+// session's error once.
+async function pendingThenGone (w, kill) {
+  const calls = []
+  w.ps.request('hold', (err, value) => calls.push(['cb', err, value]))
+  const promised = w.ps.request('hold').then((v) => calls.push(['resolved', v]), (err) => calls.push(['rejected', err]))
+  const sub = w.ps.stream()
+  sub.read = (data, end) => calls.push(['sub', data, end])
+  // the worker has them
+  assert.deepEqual(await withTimeout(w.ps.request('ping'), 5000, 'ping'), { echo: 'ping', from: 'worker' })
+  await kill()
+  const err = await withTimeout(w.closed, 5000, 'the session failing')
+  await promised
+  await sleep(50)
+  assert.ok(err instanceof Error)
+  assert.equal(calls.length, 3, JSON.stringify(calls))
+  assert.deepEqual(calls.filter((c) => c[0] === 'cb'), [['cb', err, undefined]])
+  assert.deepEqual(calls.filter((c) => c[0] === 'rejected'), [['rejected', err]])
+  assert.deepEqual(calls.filter((c) => c[0] === 'sub'), [['sub', null, err]])
+  assert.equal(w.closeCalls, 1)
+  const late = await new Promise((resolve) => w.ps.request('late', (e) => resolve(e)))
+  assert.ok(late instanceof Error)
+  return err
+}
+
+test('worker.terminate() with requests pending: rejected once with an error', T, async () => {
+  const w = startWorker()
+  try {
+    const err = await pendingThenGone(w, () => w.worker.terminate())
+    assert.match(err.message, /worker exited \(code 1\)/)
+    assert.equal(await w.exit, 1)
+  } finally {
+    await stopWorker(w)
+  }
+})
+
+test('a worker that throws (uncaught): pending requests rejected once with its error', T, async () => {
+  const w = startWorker()
+  try {
+    const err = await pendingThenGone(w, () => { w.ps.request('throw', () => {}) })
+    assert.match(err.message, /worker failed: boom in the worker/)
+    assert.ok(err.cause instanceof Error)
+    assert.equal(err.cause.message, 'boom in the worker')
+    assert.equal(await withTimeout(w.exit, 5000, 'exit'), 1)
+  } finally {
+    await stopWorker(w)
+  }
+})
+
+// --- a MessageChannel, both ports in this thread ---------------------------
+
+function channelPair () {
+  const { port1, port2 } = new MessageChannel()
+  const side = (port, name) => {
+    const s = { port, closeCalls: 0 }
+    const closed = deferred()
+    s.closed = closed.promise
+    s.posts = countPosts(port)
+    s.ps = connectPort(port, {
+      ...mainService(),
+      request (value, cb) {
+        if (Buffer.isBuffer(value)) return cb(null, Buffer.from(value).reverse())
+        if (value === 'fail') return cb(new SyntaxError(`refused by ${name}`))
+        if (value === 'hold') return
+        cb(null, { echo: value, from: name })
+      },
+      close (err) {
+        s.closeCalls++
+        closed.resolve(err)
+      }
+    })
+    return s
+  }
+  return { a: side(port1, 'a'), b: side(port2, 'b'), close () { port1.close(); port2.close() } }
+}
+
+async function exchange (a, b) {
+  assert.deepEqual(await withTimeout(a.ps.request(1), 5000, 'a -> b'), { echo: 1, from: 'b' })
+  assert.deepEqual(await withTimeout(b.ps.request('x'), 5000, 'b -> a'), { echo: 'x', from: 'a' })
+  await assert.rejects(withTimeout(a.ps.request('fail'), 5000, 'fail'), { name: 'SyntaxError', message: 'refused by b' })
+  await assert.rejects(withTimeout(b.ps.request('fail'), 5000, 'fail'), { name: 'SyntaxError', message: 'refused by a' })
+  const bin = await withTimeout(b.ps.request(new Uint8Array([1, 2, 3])), 5000, 'binary')
+  assert.ok(Buffer.isBuffer(bin))
+  assert.deepEqual([...bin], [3, 2, 1])
+  for (const [from, name] of [[a, 'a'], [b, 'b']]) {
+    const sub = from.ps.stream()
+    for (let i = 0; i < 10; i++) sub.write(`${name}${i}`)
+    sub.write(Buffer.from('raw'))
+    sub.end()
+    const got = []
+    await withTimeout((async () => { for await (const x of sub) got.push(x) })(), 5000, 'a substream')
+    assert.equal(got.length, 11)
+    assert.deepEqual(got.slice(0, 10), Array.from({ length: 10 }, (_, i) => ({ got: `${name}${i}` })))
+    assert.equal(got[10].toString(), 'raw')
+  }
+  for (const s of [a, b]) {
+    assert.ok(s.posts.posts > 0)
+    assert.equal(s.posts.notTransferred, 0)
+    assert.equal(s.posts.notDetached, 0)
+  }
+}
+
+for (const closer of ['a', 'b']) {
+  test(`a MessageChannel in one thread: both ways, then ${closer} closes and both end cleanly`, T, async () => {
+    const pair = channelPair()
+    try {
+      const { a, b } = pair
+      await exchange(a, b)
+      const closing = pair[closer]
+      const other = closer === 'a' ? b : a
+      const cbErr = await withTimeout(new Promise((resolve) => closing.ps.close(resolve)), 5000, 'close')
+      assert.ok(!cbErr)
+      assert.ok(!(await withTimeout(closing.closed, 5000, 'the closing session')))
+      assert.ok(!(await withTimeout(other.closed, 5000, 'the other session')))
+      await sleep(20)
+      assert.equal(a.closeCalls, 1)
+      assert.equal(b.closeCalls, 1)
+      assert.equal(other.ps.ended, true)
+    } finally {
+      pair.close()
+    }
+  })
+}
+
+test('a MessageChannel whose port is closed: both sessions fail, pending requests rejected once', T, async () => {
+  const pair = channelPair()
+  try {
+    const { a, b } = pair
+    assert.deepEqual(await withTimeout(a.ps.request('hi'), 5000, 'hi'), { echo: 'hi', from: 'b' })
+    const calls = []
+    a.ps.request('hold', (err) => calls.push(['a', err]))
+    b.ps.request('hold', (err) => calls.push(['b', err]))
+    await sleep(20)
+    a.port.close()
+    const [errA, errB] = await withTimeout(Promise.all([a.closed, b.closed]), 5000, 'both sessions failing')
+    await sleep(20)
+    assert.ok(errA instanceof Error)
+    assert.ok(errB instanceof Error)
+    assert.match(errA.message, /port closed/)
+    assert.match(errB.message, /port closed/)
+    assert.deepEqual(calls.sort((x, y) => x[0] < y[0] ? -1 : 1), [['a', errA], ['b', errB]])
+    assert.equal(a.closeCalls, 1)
+    assert.equal(b.closeCalls, 1)
+  } finally {
+    pair.close()
+  }
+})
+
+test('a MessageChannel: one turn of substream data is one postMessage', T, async () => {
+  const pair = channelPair()
+  try {
+    const { a, b } = pair
+    await a.ps.request('warm up')
+    await tick()
+    const before = a.posts.posts
+    const sub = a.ps.stream()
+    for (let i = 0; i < 1000; i++) sub.write(i)
+    sub.end()
+    const got = []
+    for await (const x of sub) got.push(x)
+    assert.equal(got.length, 1000)
+    assert.equal(a.posts.posts - before, 1)
+    await withTimeout(new Promise((resolve) => b.ps.close(resolve)), 5000, 'close')
+  } finally {
+    pair.close()
+  }
+})

@@ -1,0 +1,572 @@
+'use strict'
+// connectWebSocket over Node's `ws` on 127.0.0.1: a WebSocketServer whose
+// connections are served by connectWebSocket, and clients given to
+// connectWebSocket before and after their 'open'. Requests both ways
+// (callbacks and promises), error responses, substreams both ways (also
+// read with `for await`), binary values, a 4 MiB body; one turn's frames in
+// one WebSocket message; the goodbye and close code 1000 on a graceful
+// close; what the client's session does when the server drops the socket,
+// closes it with an error code, sends text or bad bytes; back pressure.
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const { once } = require('node:events')
+const { WebSocketServer, WebSocket } = require('ws')
+const { connectWebSocket } = require('..')
+
+const T = { timeout: 20000 }
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const tick = () => new Promise((resolve) => setImmediate(resolve))
+const GOODBYE_HEX = '00'.repeat(9)
+
+function withTimeout (promise, ms, what) {
+  let timer
+  return Promise.race([
+    promise,
+    new Promise((resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)
+    })
+  ]).finally(() => clearTimeout(timer))
+}
+
+// A promise and the function that settles it, for callbacks.
+function deferred () {
+  let resolve
+  const promise = new Promise((res) => { resolve = res })
+  return { promise, resolve }
+}
+
+const bytes = (n, seed = 1) => {
+  const b = Buffer.alloc(n)
+  let x = seed
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0
+    b[i] = x >>> 24
+  }
+  return b
+}
+
+// The handlers both sides serve: requests answered with an echo (binary
+// reversed), 'fail' with a TypeError, 'hold' never; substreams echoed
+// (each value wrapped) until the peer ends.
+function service (where, extra = {}) {
+  return {
+    request (value, cb) {
+      if (Buffer.isBuffer(value)) return cb(null, Buffer.from(value).reverse())
+      if (value === 'fail') return cb(new TypeError(`refused by ${where}`))
+      if (value === 'hold') return
+      cb(null, { echo: value, from: where })
+    },
+    stream (sub) {
+      // the server side reads with for await, the client side with read
+      if (where === 'server') {
+        ;(async () => {
+          for await (const x of sub) sub.write(Buffer.isBuffer(x) ? x : { got: x })
+          sub.end()
+        })().catch((err) => sub.end(err))
+      } else {
+        sub.read = (data, end) => {
+          if (end) sub.end(end === true ? undefined : end)
+          else sub.write(Buffer.isBuffer(data) ? data : { got: data })
+        }
+      }
+    },
+    ...extra
+  }
+}
+
+// A WebSocketServer on 127.0.0.1 whose connections are served by
+// connectWebSocket. conns resolves in order of connection to
+// { ws, ps, closed (the session's close error), wsClosed ({code, reason}),
+// received (the binary messages the server socket got) }.
+async function startServer (serverOpts = {}) {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+  await once(wss, 'listening')
+  const waiting = []
+  const ready = []
+  wss.on('connection', (ws) => {
+    const conn = { ws, received: [], closeCalls: 0 }
+    const closed = deferred()
+    const wsClosed = deferred()
+    conn.closed = closed.promise
+    conn.wsClosed = wsClosed.promise
+    // counted on the socket itself, alongside connectWebSocket's listener
+    ws.on('message', (data, isBinary) => conn.received.push(isBinary ? Buffer.from(data) : String(data)))
+    ws.on('close', (code, reason) => wsClosed.resolve({ code, reason: String(reason) }))
+    const opts = typeof serverOpts === 'function' ? serverOpts(conn) : serverOpts
+    conn.ps = connectWebSocket(ws, {
+      ...service('server'),
+      ...opts,
+      close (err) {
+        conn.closeCalls++
+        closed.resolve(err)
+        if (opts.close) opts.close(err)
+      }
+    })
+    if (waiting.length) waiting.shift()(conn)
+    else ready.push(conn)
+  })
+  return {
+    wss,
+    url: `ws://127.0.0.1:${wss.address().port}`,
+    next: () => withTimeout(ready.length ? Promise.resolve(ready.shift()) : new Promise((resolve) => waiting.push(resolve)), 5000, 'a connection'),
+    close: () => new Promise((resolve) => {
+      for (const ws of wss.clients) ws.terminate()
+      wss.close(() => resolve())
+    })
+  }
+}
+
+// A client socket and its session; afterOpen: connect only once it opened.
+async function startClient (url, { afterOpen = false, opts = {} } = {}) {
+  const ws = new WebSocket(url)
+  const c = { ws, received: [], closeCalls: 0 }
+  const closed = deferred()
+  const wsClosed = deferred()
+  c.closed = closed.promise
+  c.wsClosed = wsClosed.promise
+  ws.on('message', (data, isBinary) => c.received.push(isBinary ? Buffer.from(data) : String(data)))
+  ws.on('close', (code, reason) => wsClosed.resolve({ code, reason: String(reason) }))
+  ws.on('error', () => {}) // seen by the session through its 'error' event listener
+  if (afterOpen) await withTimeout(once(ws, 'open'), 5000, 'the client socket opening')
+  c.ps = connectWebSocket(ws, {
+    ...service('client'),
+    ...opts,
+    close (err) {
+      c.closeCalls++
+      closed.resolve(err)
+      if (opts.close) opts.close(err)
+    }
+  })
+  return c
+}
+
+// The conversation both clients go through: everything both ways.
+async function conversation (client, conn, { early = [] } = {}) {
+  // requests issued before the socket opened
+  const earlyAnswers = await withTimeout(Promise.all(early), 5000, 'requests issued before open')
+  assert.deepEqual(earlyAnswers, early.map((_, i) => ({ echo: { early: i }, from: 'server' })))
+
+  // client -> server, promise form and callback form
+  assert.deepEqual(await client.ps.request({ a: 1 }), { echo: { a: 1 }, from: 'server' })
+  const viaCb = await new Promise((resolve) => client.ps.request('hi', (err, value) => resolve({ err, value })))
+  assert.deepEqual(viaCb, { err: null, value: { echo: 'hi', from: 'server' } })
+  // server -> client
+  assert.deepEqual(await conn.ps.request([1, 2, 3]), { echo: [1, 2, 3], from: 'client' })
+  const back = await new Promise((resolve) => conn.ps.request(null, (err, value) => resolve({ err, value })))
+  assert.deepEqual(back, { err: null, value: { echo: null, from: 'client' } })
+
+  // error responses: a promise rejects with an Error named as the peer's
+  await assert.rejects(client.ps.request('fail'), (err) => {
+    assert.ok(err instanceof Error)
+    assert.equal(err.name, 'TypeError')
+    assert.equal(err.message, 'refused by server')
+    assert.match(err.remoteStack, /TypeError: refused by server/)
+    return true
+  })
+  await assert.rejects(conn.ps.request('fail'), { name: 'TypeError', message: 'refused by client' })
+  // a callback gets it flattened, as packet-stream gives it
+  const flat = await new Promise((resolve) => client.ps.request('fail', (err, value) => resolve({ err, value })))
+  assert.equal(flat.value, null)
+  assert.equal(flat.err instanceof Error, false)
+  assert.equal(flat.err.name, 'TypeError')
+  assert.equal(flat.err.message, 'refused by server')
+
+  // binary both ways: Buffers and plain Uint8Arrays arrive as Buffers
+  const u8 = new Uint8Array([0, 1, 2, 127, 128, 254, 255])
+  const r1 = await client.ps.request(u8)
+  assert.ok(Buffer.isBuffer(r1))
+  assert.deepEqual([...r1], [...u8].reverse())
+  const r2 = await conn.ps.request(Buffer.from('bytes!'))
+  assert.ok(Buffer.isBuffer(r2))
+  assert.equal(r2.toString(), '!setyb')
+
+  // a 4 MiB body each way, in one request and its response
+  const big = bytes(4 << 20, 7)
+  const bigBack = await withTimeout(client.ps.request(big), 10000, 'the 4 MiB request')
+  assert.equal(bigBack.length, big.length)
+  assert.ok(Buffer.from(big).reverse().equals(bigBack))
+  const bigBack2 = await withTimeout(conn.ps.request(big), 10000, 'the 4 MiB request from the server')
+  assert.ok(Buffer.from(big).reverse().equals(bigBack2))
+
+  // a substream opened by the client, served with for await, read with for await
+  const sub = client.ps.stream()
+  sub.write('one')
+  sub.write({ two: 2 })
+  sub.write(u8)
+  sub.write(big)
+  sub.end()
+  const got = []
+  await withTimeout((async () => { for await (const x of sub) got.push(x) })(), 10000, 'the client substream')
+  assert.equal(got.length, 4)
+  assert.deepEqual(got.slice(0, 2), [{ got: 'one' }, { got: { two: 2 } }])
+  assert.deepEqual([...got[2]], [...u8])
+  assert.ok(got[3].equals(big))
+  assert.equal(sub.readEnd, true)
+  assert.equal(sub.writeEnd, true)
+
+  // a substream opened by the server, served with read, read with for await
+  const down = conn.ps.stream()
+  for (let i = 0; i < 100; i++) down.write(i)
+  down.end()
+  const downGot = []
+  await withTimeout((async () => { for await (const x of down) downGot.push(x) })(), 5000, 'the server substream')
+  assert.deepEqual(downGot, Array.from({ length: 100 }, (_, i) => ({ got: i })))
+
+  // leaving a for await early ends the substream at both ends
+  const serverSaw = deferred()
+  const serve = conn.ps.opts.stream
+  conn.ps.opts.stream = (s) => {
+    ;(async () => {
+      const seen = []
+      for await (const x of s) {
+        seen.push(x)
+        s.write({ got: x })
+      }
+      s.end()
+      serverSaw.resolve(seen)
+    })().catch((err) => serverSaw.resolve(err))
+  }
+  const sub3 = client.ps.stream()
+  const sub3Seen = []
+  sub3.write('a')
+  sub3.write('b')
+  sub3.write('c')
+  for await (const x of sub3) {
+    sub3Seen.push(x)
+    if (sub3Seen.length === 2) break
+  }
+  assert.deepEqual(sub3Seen, [{ got: 'a' }, { got: 'b' }])
+  assert.equal(sub3.writeEnd, true)
+  assert.equal(sub3.readEnd, true)
+  // the server's loop ended normally, having seen everything sent
+  assert.deepEqual(await withTimeout(serverSaw.promise, 5000, 'the server seeing the end'), ['a', 'b', 'c'])
+  conn.ps.opts.stream = serve
+
+  // messages both ways
+  const msgs = []
+  const gotMsgs = deferred()
+  client.ps.opts.message = (m) => { msgs.push(['client', m]); if (msgs.length === 2) gotMsgs.resolve() }
+  conn.ps.opts.message = (m) => { msgs.push(['server', m]); if (msgs.length === 2) gotMsgs.resolve() }
+  client.ps.message('to server')
+  conn.ps.message({ to: 'client' })
+  await withTimeout(gotMsgs.promise, 5000, 'messages')
+  assert.deepEqual(msgs.sort(), [['client', { to: 'client' }], ['server', 'to server']])
+}
+
+async function gracefulClose (client, conn) {
+  const cb = await withTimeout(new Promise((resolve) => client.ps.close((err) => resolve(err))), 5000, 'close callback')
+  assert.ok(!cb, `no error in the close callback: ${cb}`)
+  assert.ok(!(await withTimeout(client.closed, 5000, 'the client session ending')))
+  assert.ok(!(await withTimeout(conn.closed, 5000, 'the server session ending')))
+  assert.deepEqual(await withTimeout(client.wsClosed, 5000, 'the client socket closing'), { code: 1000, reason: '' })
+  assert.deepEqual(await withTimeout(conn.wsClosed, 5000, 'the server socket closing'), { code: 1000, reason: '' })
+  // the last thing the server got was the goodbye
+  const last = conn.received[conn.received.length - 1]
+  assert.ok(Buffer.isBuffer(last))
+  assert.equal(last.subarray(last.length - 9).toString('hex'), GOODBYE_HEX)
+  assert.equal(client.closeCalls, 1)
+  assert.equal(conn.closeCalls, 1)
+  assert.ok(conn.ps.ended)
+}
+
+test('a client connected before open: everything both ways, then a graceful close', T, async () => {
+  const server = await startServer()
+  try {
+    const client = await startClient(server.url)
+    assert.equal(client.ws.readyState, WebSocket.CONNECTING)
+    // issued before the socket opened: queued, sent once it opens
+    const early = [0, 1, 2].map((i) => client.ps.request({ early: i }))
+    const conn = await server.next()
+    await conversation(client, conn, { early })
+    await gracefulClose(client, conn)
+  } finally {
+    await server.close()
+  }
+})
+
+test('a client connected after open: everything both ways, then the server closes gracefully', T, async () => {
+  const server = await startServer()
+  try {
+    const client = await startClient(server.url, { afterOpen: true })
+    assert.equal(client.ws.readyState, WebSocket.OPEN)
+    const conn = await server.next()
+    await conversation(client, conn)
+    // the server closes: the goodbye reaches the client, both end cleanly
+    const cb = await withTimeout(new Promise((resolve) => conn.ps.close((err) => resolve(err))), 5000, 'close callback')
+    assert.ok(!cb)
+    assert.ok(!(await withTimeout(client.closed, 5000, 'the client session ending')))
+    assert.ok(!(await withTimeout(conn.closed, 5000, 'the server session ending')))
+    assert.equal((await withTimeout(client.wsClosed, 5000, 'client socket')).code, 1000)
+    assert.equal((await withTimeout(conn.wsClosed, 5000, 'server socket')).code, 1000)
+    const last = client.received[client.received.length - 1]
+    assert.equal(last.subarray(last.length - 9).toString('hex'), GOODBYE_HEX)
+  } finally {
+    await server.close()
+  }
+})
+
+test('close before the socket opened: the goodbye goes once it opens, close code 1000', T, async () => {
+  const server = await startServer()
+  try {
+    const client = await startClient(server.url)
+    const answer = client.ps.request('early')
+    const closing = new Promise((resolve) => client.ps.close((err) => resolve(err)))
+    const conn = await server.next()
+    assert.deepEqual(await withTimeout(answer, 5000, 'the early request'), { echo: 'early', from: 'server' })
+    assert.ok(!(await withTimeout(closing, 5000, 'close callback')))
+    assert.ok(!(await withTimeout(conn.closed, 5000, 'the server session')))
+    assert.equal((await withTimeout(conn.wsClosed, 5000, 'server socket')).code, 1000)
+    assert.equal((await withTimeout(client.wsClosed, 5000, 'client socket')).code, 1000)
+  } finally {
+    await server.close()
+  }
+})
+
+test('frames of one turn leave in one WebSocket message, both ways', T, async () => {
+  const server = await startServer()
+  try {
+    const client = await startClient(server.url, { afterOpen: true })
+    const conn = await server.next()
+    await client.ps.request('warm up')
+    await tick()
+    conn.received.length = 0
+    client.received.length = 0
+    const N = 200
+    // N requests and a message, issued in one turn
+    const answers = []
+    for (let i = 0; i < N; i++) answers.push(client.ps.request(i))
+    client.ps.message('and a message')
+    const values = await withTimeout(Promise.all(answers), 5000, 'the answers')
+    assert.deepEqual(values, Array.from({ length: N }, (_, i) => ({ echo: i, from: 'server' })))
+    await sleep(50) // nothing else trickles in
+    assert.equal(conn.received.length, 1, 'the server socket got one message')
+    assert.equal(client.received.length, 1, 'the answers (given in one turn) came in one message')
+    // 9-byte headers plus the JSON bodies
+    const expected = Array.from({ length: N }, (_, i) => 9 + String(i).length).reduce((a, b) => a + b, 0) + 9 + 'and a message'.length
+    assert.equal(conn.received[0].length, expected)
+
+    // one turn of substream writes from the server: one message
+    conn.received.length = 0
+    client.received.length = 0
+    const sub = conn.ps.stream()
+    for (let i = 0; i < 50; i++) sub.write(i)
+    sub.end()
+    const got = []
+    for await (const x of sub) got.push(x)
+    assert.equal(got.length, 50)
+    await sleep(50)
+    assert.equal(client.received.length, 1)
+    await gracefulClose(client, conn)
+  } finally {
+    await server.close()
+  }
+})
+
+test('the server closes gracefully while a request of the client is pending: rejected, close code 1000 both ways', T, async () => {
+  const server = await startServer()
+  try {
+    const client = await startClient(server.url, { afterOpen: true })
+    const conn = await server.next()
+    conn.ps.opts.request = (value, cb) => {
+      if (value !== 'hold') return cb(null, value)
+      // not answered: packet-stream's close does not wait for the peer's requests
+      conn.ps.close((err) => { conn.closeCallback = err || null })
+    }
+    const calls = []
+    client.ps.request('hold', (err, value) => calls.push([err, value]))
+    const err = await withTimeout(client.closed, 5000, 'the client session')
+    assert.ok(err instanceof Error)
+    assert.equal(err.message, 'unexpected end of parent stream')
+    await sleep(50)
+    assert.deepEqual(calls, [[err, undefined]])
+    assert.ok(!(await withTimeout(conn.closed, 5000, 'the server session')))
+    assert.equal(conn.closeCallback, null)
+    // the client's session failed, but the connection ended as the server
+    // asked: normally, on both sides
+    assert.deepEqual(await withTimeout(conn.wsClosed, 5000, 'the server socket'), { code: 1000, reason: '' })
+    assert.deepEqual(await withTimeout(client.wsClosed, 5000, 'the client socket'), { code: 1000, reason: '' })
+  } finally {
+    await server.close()
+  }
+})
+
+// The server drops the connection in some way while the client waits for
+// answers: each pending request hears a clear error exactly once, a
+// substream hears it once, the session closes with it.
+for (const how of ['terminate', 'close 1011', 'close 4000', 'close 1001']) {
+  test(`the server ends the socket mid-request (${how}): pending requests rejected once`, T, async () => {
+    const server = await startServer()
+    try {
+      const client = await startClient(server.url, { afterOpen: true })
+      const conn = await server.next()
+      const calls = []
+      const gotThem = deferred()
+      const sent = []
+      conn.ps.opts.request = (value, cb) => {
+        sent.push(value)
+        if (sent.length === 3) gotThem.resolve()
+      }
+      client.ps.request('hold-1', (err, value) => calls.push(['cb', err, value]))
+      client.ps.request('hold-2', (err, value) => calls.push(['cb', err, value]))
+      const promised = client.ps.request('hold-3').then(
+        (value) => calls.push(['resolved', value]),
+        (err) => calls.push(['rejected', err]))
+      const sub = client.ps.stream()
+      sub.read = (data, end) => calls.push(['sub', data, end])
+      sub.write('open')
+      await withTimeout(gotThem.promise, 5000, 'the requests reaching the server')
+      if (how === 'terminate') conn.ws.terminate()
+      else conn.ws.close(Number(how.split(' ')[1]), 'server says no')
+      const err = await withTimeout(client.closed, 5000, 'the client session closing')
+      await promised
+      await sleep(100) // nothing more comes
+      assert.ok(err instanceof Error, 'the session closed with an error')
+      const code = how === 'terminate' ? 1006 : Number(how.split(' ')[1])
+      assert.match(err.message, new RegExp(`websocket closed \\(${code}`))
+      if (how !== 'terminate') assert.match(err.message, /server says no/)
+      assert.equal(calls.length, 4, JSON.stringify(calls))
+      // each pending thing heard the session's error, once
+      assert.deepEqual(calls.filter((c) => c[0] === 'cb'), [['cb', err, undefined], ['cb', err, undefined]])
+      assert.deepEqual(calls.filter((c) => c[0] === 'rejected'), [['rejected', err]])
+      assert.deepEqual(calls.filter((c) => c[0] === 'sub'), [['sub', null, err]])
+      assert.equal(client.closeCalls, 1)
+      assert.equal(client.ps.ended, err)
+      assert.equal((await withTimeout(client.wsClosed, 5000, 'client socket')).code, code)
+      // the server's own session ended too, with an error of its own
+      const serverErr = await withTimeout(conn.closed, 5000, 'the server session')
+      assert.ok(serverErr instanceof Error)
+      // a request after the end fails at once
+      const late = await new Promise((resolve) => client.ps.request('late', (e) => resolve(e)))
+      assert.ok(late instanceof Error)
+    } finally {
+      await server.close()
+    }
+  })
+}
+
+test('a text message destroys the session with an error (close code 4000)', T, async () => {
+  const server = await startServer()
+  try {
+    const client = await startClient(server.url, { afterOpen: true })
+    const conn = await server.next()
+    conn.ps.opts.request = () => {} // holds
+    const pending = client.ps.request('hold')
+    const outcome = pending.then(() => 'resolved', (err) => err)
+    await sleep(20)
+    conn.ws.send('this is text')
+    const err = await withTimeout(client.closed, 5000, 'the client session closing')
+    assert.ok(err instanceof Error)
+    assert.match(err.message, /text message/)
+    assert.equal(await outcome, err)
+    const closedWith = await withTimeout(conn.wsClosed, 5000, 'the server socket closing')
+    assert.equal(closedWith.code, 4000)
+    assert.match(closedWith.reason, /text message/)
+    assert.ok((await withTimeout(conn.closed, 5000, 'the server session')) instanceof Error)
+    assert.equal(client.closeCalls, 1)
+  } finally {
+    await server.close()
+  }
+})
+
+test('bad bytes (body type 3) destroy the session with a protocol error (close code 4002)', T, async () => {
+  const server = await startServer()
+  try {
+    const client = await startClient(server.url, { afterOpen: true })
+    const conn = await server.next()
+    const pending = client.ps.request('hold').then(() => 'resolved', (err) => err)
+    conn.ps.opts.request = () => {}
+    await sleep(20)
+    // flags 3 (an unknown body type), length 1, request 1
+    conn.ws.send(Buffer.from([3, 0, 0, 0, 1, 0, 0, 0, 1, 0x41]))
+    const err = await withTimeout(client.closed, 5000, 'the client session closing')
+    assert.ok(err instanceof Error)
+    assert.equal(typeof err.code, 'number')
+    assert.equal(await pending, err)
+    assert.equal((await withTimeout(conn.wsClosed, 5000, 'the server socket')).code, 4002)
+  } finally {
+    await server.close()
+  }
+})
+
+test('a client whose server never answers the upgrade: the session fails, requests rejected', T, async () => {
+  // a plain TCP server that accepts and closes: the handshake fails
+  const net = require('node:net')
+  const srv = net.createServer((s) => s.destroy())
+  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve))
+  try {
+    const ws = new WebSocket(`ws://127.0.0.1:${srv.address().port}`)
+    ws.on('error', () => {})
+    const closed = deferred()
+    let closes = 0
+    const ps = connectWebSocket(ws, { close (err) { closes++; closed.resolve(err) } })
+    const answer = ps.request('anyone?').then(() => 'resolved', (err) => err)
+    const err = await withTimeout(closed.promise, 5000, 'the session failing')
+    assert.ok(err instanceof Error)
+    assert.equal(await answer, err)
+    await sleep(50)
+    assert.equal(closes, 1)
+  } finally {
+    await new Promise((resolve) => srv.close(resolve))
+  }
+})
+
+test('back pressure: 64 MiB to a server that reads slowly, bounded by highWaterMark', T, async () => {
+  const TOTAL = 64 << 20
+  const CHUNK = 64 << 10
+  let received = 0
+  const done = deferred()
+  const server = await startServer((conn) => ({
+    stream (sub) {
+      let n = 0
+      sub.read = (data, end) => {
+        if (end) {
+          sub.write(received)
+          sub.end()
+          return done.resolve()
+        }
+        received += data.length
+        // now and then the server stops reading for a while
+        if (++n % 128 === 0) {
+          conn.ws.pause()
+          setTimeout(() => conn.ws.resume(), 30)
+        }
+      }
+    }
+  }))
+  try {
+    const client = await startClient(server.url, { afterOpen: true, opts: { highWaterMark: 1 << 20 } })
+    await server.next()
+    const sub = client.ps.stream()
+    const replies = sub[Symbol.asyncIterator]()
+    const chunk = Buffer.alloc(CHUNK, 0xab)
+    let waits = 0
+    let maxBuffered = 0
+    let maxPending = 0
+    for (let sent = 0; sent < TOTAL; sent += CHUNK) {
+      sub.write(chunk)
+      maxPending = Math.max(maxPending, client.ps.pendingBytes)
+      maxBuffered = Math.max(maxBuffered, client.ws.bufferedAmount)
+      if (!client.ps.writable) {
+        waits++
+        await withTimeout(client.ps.drained(), 10000, 'drained')
+      }
+    }
+    sub.end()
+    const reply = await withTimeout(replies.next(), 10000, 'the byte count')
+    await withTimeout(done.promise, 1000, 'the end')
+    assert.equal(reply.value, TOTAL)
+    assert.equal(received, TOTAL)
+    assert.ok(waits > 0, 'the producer had to wait')
+    // what waits in the framer and the socket stays near the high-water mark
+    assert.ok(maxPending <= 4 << 20, `pendingBytes ${maxPending}`)
+    assert.ok(maxBuffered <= 8 << 20, `bufferedAmount ${maxBuffered}`)
+    await gracefulCloseQuiet(client)
+  } finally {
+    await server.close()
+  }
+})
+
+async function gracefulCloseQuiet (client) {
+  const err = await withTimeout(new Promise((resolve) => client.ps.close(resolve)), 5000, 'close')
+  assert.ok(!err)
+}
