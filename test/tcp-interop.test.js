@@ -528,7 +528,7 @@ function muxApi (seen) {
   }
 }
 
-const call = (fn) => withTimeout(new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v)))), 10000, 'a muxrpc call')
+const call = (fn, what = 'a muxrpc call') => withTimeout(new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v)))), 10000, what)
 
 for (const dir of directions) {
   test(`muxrpc@8.0.0: ${dir.name}, async, source, sink and duplex calls over TCP (seed ${SEED})`, { timeout: 20000 }, async () => {
@@ -552,18 +552,18 @@ for (const dir of directions) {
       pull(client.stream, toPull.duplex(socket), client.stream)
 
       // async, and its errors
-      assert.equal(await call((cb) => client.hello('world', cb)), 'hello, world!')
+      assert.equal(await call((cb) => client.hello('world', cb), 'hello'), 'hello, world!')
       assert.equal(await withTimeout(client.hello('promise'), 5000, 'promise'), 'hello, promise!')
-      const err = await call((cb) => client.fail(cb)).then(() => null, (e) => e)
+      const err = await call((cb) => client.fail(cb), 'fail').then(() => null, (e) => e)
       assert.equal(err.message, 'it failed')
       const names = Array.from({ length: 100 }, (_, i) => `n${i}`)
-      assert.deepEqual(await Promise.all(names.map((n) => call((cb) => client.hello(n, cb)))), names.map((n) => `hello, ${n}!`))
+      assert.deepEqual(await Promise.all(names.map((n) => call((cb) => client.hello(n, cb), `hello ${n}`))), names.map((n) => `hello, ${n}!`))
       // source
-      const counted = await call((cb) => pull(client.count(500), pull.collect(cb)))
+      const counted = await call((cb) => pull(client.count(500), pull.collect(cb)), 'count(500)')
       assert.deepEqual(counted, Array.from({ length: 500 }, (_, i) => i))
       // sink
       const collected = new Promise((resolve) => { seen.onCollected = resolve })
-      await call((cb) => pull(pull.values(['a', 'b', 'c']), client.collect(cb)))
+      await call((cb) => pull(pull.values(['a', 'b', 'c']), client.collect(cb)), 'collect')
       assert.deepEqual(await withTimeout(collected, 5000, 'the server to collect'), ['a', 'b', 'c'])
       // duplex, several at once
       const inputs = [1, 2, 3].map((k) => Array.from({ length: 50 * k }, (_, i) => i + k))
@@ -571,7 +571,7 @@ for (const dir of directions) {
         const d = client.echo()
         pull(pull.values(xs), d.sink)
         pull(d.source, pull.collect(cb))
-      })))
+      }, `echo of ${xs.length}`)))
       assert.deepEqual(outs, inputs.map((xs) => xs.map((x) => x * 10)))
 
       // ours really is under the side that says so
@@ -581,7 +581,7 @@ for (const dir of directions) {
       // close: both ends close, the socket too
       assert.equal(seen.servers.length, 1)
       const serverClosed = new Promise((resolve) => seen.servers[0].once('closed', resolve))
-      await call((cb) => client.close(cb))
+      await call((cb) => client.close(cb), 'client.close')
       await withTimeout(serverClosed, 5000, 'the server to close')
       assert.equal(client.closed, true)
       await withTimeout(socketClosed, 5000, 'the socket to close')
