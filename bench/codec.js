@@ -16,7 +16,8 @@ const pull = require('pull-stream')
 const { interleave, fmt } = require('./lib')
 
 const codecs = [
-  { name: 'packet-stream-codec@1.2.0', codec: require('packet-stream-codec') }
+  { name: 'packet-stream-codec@1.2.0', codec: require('packet-stream-codec') },
+  { name: 'packet-stream-wasm', codec: require('..').codec }
 ]
 const reference = codecs[0].codec
 

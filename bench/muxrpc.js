@@ -44,7 +44,8 @@ const { interleave, report } = require('./lib')
 const pipe = require('./pipe')
 
 const stacks = [
-  { name: 'muxrpc+packet-stream@2.0.6', packetStream: require('packet-stream'), codec: require('packet-stream-codec') }
+  { name: 'muxrpc+packet-stream@2.0.6', packetStream: require('packet-stream'), codec: require('packet-stream-codec') },
+  { name: 'packet-stream-wasm', packetStream: require('..'), codec: require('..').codec }
 ]
 
 // A fresh copy of muxrpc (all of its own files) whose require('packet-stream')

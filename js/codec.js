@@ -10,7 +10,8 @@
 //
 // Differences that matter: the encoder reads its source ahead and hands
 // downstream everything framed so far as one chunk (one buffer per read, not
-// two per packet), so a burst never queues up packet by packet upstream; and
+// two per packet, up to 1 MiB), and keeps a read out until half of maxOutbuf
+// waits framed, so a burst never queues up packet by packet upstream; and
 // only the all-zero header is goodbye (packet-stream-codec takes any empty
 // body for one), so empty strings and buffers arrive intact.
 const Framer = require('./framer')
@@ -18,14 +19,25 @@ const { C } = require('./wasm')
 
 const { GOODBYE, coreError } = Framer
 
+// The encoder reads its source ahead. Answers that come at once are framed
+// into one chunk of up to CHUNK bytes; beyond that it keeps one read out
+// while less than half of maxOutbuf waits framed, so that a source that
+// pushes (packet-stream's, under muxrpc) hands its packets straight to the
+// framer instead of queueing them upstream, and a reader that does not keep
+// up still holds the source back (and the framer never meets maxOutbuf).
+const CHUNK = 1024 * 1024
+
 // Through-stream: packets (and 'GOODBYE') in, framed bytes out.
 function encode (limits) {
   return function pscEncode (read) {
     const framer = new Framer(limits)
+    const readAhead = Math.max(1, framer.maxOutbuf >>> 1)
+    const chunk = Math.min(CHUNK, readAhead)
     let ended = null // the end of the source, or an encoding error
     let reading = false // a read of the source is out
     let waiting = null // downstream's callback
     let done = false
+    let flushing = false // a hand-over is due once the current code is done
 
     function finish (end) {
       done = true
@@ -50,8 +62,8 @@ function encode (limits) {
 
     function onread (end, msg) {
       reading = false
-      if (end) ended = end
-      else {
+      if (end) ended = ended || end
+      else if (!done) {
         try {
           framer.encode(msg)
         } catch (err) {
@@ -61,22 +73,41 @@ function encode (limits) {
       }
     }
 
-    // Reads the source for as long as it answers at once; an answer that
-    // comes later pumps again, so a read is always out.
+    function readOnce () {
+      let sync = true
+      reading = true
+      read(null, (end, msg) => {
+        onread(end, msg)
+        if (!sync) later()
+      })
+      sync = false
+    }
+
+    // Reads the source for as long as it answers at once and the chunk is
+    // not full, then keeps a read out while the read-ahead has room.
+    function fill () {
+      while (!reading && !ended && !done && framer.pending < chunk) readOnce()
+      if (!reading && !ended && !done && framer.pending < readAhead) readOnce()
+    }
+
     function pump () {
-      while (!reading && !ended && !done) {
-        let sync = true
-        reading = true
-        read(null, (end, msg) => {
-          onread(end, msg)
-          if (!sync) {
-            deliver()
-            pump()
-          }
-        })
-        sync = false
-        if (reading) return
+      fill()
+      deliver()
+    }
+
+    // An answer that came later: read on at once (so that a source that
+    // pushes never queues up), and hand over once the code that pushed is
+    // done, so that what it pushed in one go leaves as one chunk.
+    function later () {
+      fill()
+      if (!flushing) {
+        flushing = true
+        queueMicrotask(flush)
       }
+    }
+
+    function flush () {
+      flushing = false
       deliver()
     }
 
@@ -84,6 +115,7 @@ function encode (limits) {
       if (done) return cb(ended || true)
       if (abort) {
         done = true
+        ended = ended || abort // for a read of ours still out
         framer.free()
         return read(abort, cb)
       }
@@ -99,18 +131,14 @@ function encode (limits) {
 function decode (limits) {
   return function pscDecode (read) {
     const framer = new Framer(limits)
-    let queue = []
+    const queue = [] // packets decoded, handed out from |head| on
     let head = 0
     let ended = null
-    const onpacket = (p) => {
-      queue.push(p)
-      if (p === GOODBYE) ended = true
-    }
 
     function take () {
       const p = queue[head++]
       if (head === queue.length) {
-        queue = []
+        queue.length = 0
         head = 0
       }
       return p
@@ -120,7 +148,8 @@ function decode (limits) {
       if (end) {
         ended = end === true && framer.midframe ? coreError(C.errors.ERR_TRUNCATED) : end
       } else if (!ended) {
-        const err = framer.decode(data, onpacket)
+        const err = framer.decode(data, queue)
+        if (queue.length > head && queue[queue.length - 1] === GOODBYE) ended = true
         if (err) {
           ended = err
           read(err, () => {}) // the rest of the source is of no use

@@ -39,11 +39,24 @@ function byteLength (str) {
   return hasBuffer ? Buffer.byteLength(str, 'utf8') : encoder.encode(str).length
 }
 
-// A copy of wasm bytes [a, b): a Buffer in Node, as packet-stream-codec
-// gives binary values, a Uint8Array elsewhere.
+// A copy of wasm bytes [a, b) in an ArrayBuffer of its own (a transport
+// may transfer it): a Buffer in Node (allocUnsafeSlow: not from the pool,
+// and not zeroed first, as slice's ArrayBuffer is), a Uint8Array elsewhere.
 function copyOut (a, b) {
-  const bytes = core.u8.slice(a, b)
-  return hasBuffer ? Buffer.from(bytes.buffer, 0, bytes.length) : bytes
+  if (!hasBuffer) return core.u8.slice(a, b)
+  const bytes = Buffer.allocUnsafeSlow(b - a)
+  bytes.set(core.u8.subarray(a, b))
+  return bytes
+}
+
+// A decoded binary value, a copy of wasm bytes [a, b): in Node a Buffer
+// from Buffer.allocUnsafe (out of Node's pool when small, as most Buffers
+// are: far cheaper than an ArrayBuffer each), elsewhere a Uint8Array.
+function valueOut (a, b) {
+  if (!hasBuffer) return core.u8.slice(a, b)
+  const value = Buffer.allocUnsafe(b - a)
+  value.set(core.u8.subarray(a, b))
+  return value
 }
 
 function text (a, b) {
@@ -56,15 +69,15 @@ class Framer {
     if (!w) w = need().exports
     const d = C.defaults
     this.maxFrame = limits && limits.maxFrame !== undefined ? limits.maxFrame >>> 0 : d.DEFAULT_MAX_FRAME
-    const maxOutbuf = limits && limits.maxOutbuf !== undefined ? limits.maxOutbuf >>> 0 : d.DEFAULT_MAX_OUTBUF
-    const f = w.psw_framer_new(this.maxFrame, maxOutbuf)
+    this.maxOutbuf = limits && limits.maxOutbuf !== undefined ? limits.maxOutbuf >>> 0 : d.DEFAULT_MAX_OUTBUF
+    const f = w.psw_framer_new(this.maxFrame, this.maxOutbuf)
     if (f < 0) throw coreError(f)
     this._f = f // 0 once freed
     this._frames = w.psw_malloc(BATCH * FRAME_WORDS * 4 + 4) // the batch, then its count
     this._in = 0 // input chunks are copied here
     this._inSize = 0
     this._busy = false // decoding: a chunk that arrives meanwhile waits
-    this._waiting = []
+    this._waiting = [] // chunks that arrived while busy, each with its onpacket
     this.error = null // the decoding error, once there was one
     // what the GC frees if the framer is dropped without free(); it must
     // not refer to the framer itself
@@ -144,21 +157,25 @@ class Framer {
   }
 
   // Decodes bytes of the transport, any chunking, calling onpacket with
-  // each packet ({req, stream, end, value}) and with 'GOODBYE'. Returns
-  // null, or the Error of a protocol error (also kept in this.error; later
-  // input is ignored). A chunk that arrives from within onpacket waits
-  // until the current one is done, so that packets keep their order.
+  // each packet ({req, stream, end, value}) and with 'GOODBYE', or pushing
+  // them onto onpacket if it is an array (no code of the caller runs
+  // meanwhile). Returns null, or the Error of a protocol error (also kept in
+  // this.error; later input is ignored). A chunk that arrives from within
+  // onpacket is copied and waits until the current one is done, so that
+  // packets keep their order.
   decode (chunk, onpacket) {
     if (this.error) return this.error
     if (!this._f) return null
     if (this._busy) {
-      this._waiting.push(chunk.slice()) // the caller may reuse its buffer
+      this._waiting.push(new Uint8Array(chunk), onpacket) // a copy: the caller may reuse its buffer
       return null
     }
     this._busy = true
     try {
       this._decode(chunk, onpacket)
-      while (this._waiting.length && !this.error && this._f) this._decode(this._waiting.shift(), onpacket)
+      for (let i = 0; i < this._waiting.length && !this.error && this._f; i += 2) {
+        this._decode(this._waiting[i], this._waiting[i + 1])
+      }
     } finally {
       this._busy = false
       this._waiting.length = 0
@@ -171,7 +188,8 @@ class Framer {
     if (len > this._inSize) this._grow(len)
     core.u8.set(chunk, this._in)
     const countAt = this._frames + BATCH * FRAME_WORDS * 4
-    const batch = []
+    const into = Array.isArray(onpacket)
+    const batch = into ? onpacket : []
     let pos = 0
     while (this._f) {
       const rv = w.ps_framer_recv(this._f, this._in + pos, len - pos, this._frames, BATCH, countAt)
@@ -195,7 +213,7 @@ class Framer {
           break
         }
         let value
-        if (type === BINARY) value = copyOut(at, at + n)
+        if (type === BINARY) value = valueOut(at, at + n)
         else if (type === STRING) value = text(at, at + n)
         else {
           try {
@@ -208,8 +226,10 @@ class Framer {
         }
         batch.push({ req, stream: (flags & FLAG_STREAM) !== 0, end: (flags & FLAG_END) !== 0, value })
       }
-      for (let i = 0; i < batch.length; i++) onpacket(batch[i])
-      batch.length = 0
+      if (!into) {
+        for (let i = 0; i < batch.length; i++) onpacket(batch[i])
+        batch.length = 0
+      }
       if (this.error || (rv === 0 && count === 0) || pos >= len) return
     }
   }
