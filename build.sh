@@ -138,7 +138,7 @@ build_wasm() {
   local exports
   exports=$(paste -sd, c/exports.txt)
   # emcc's own config lives under $HOME; keep its cache out of the tree
-  emcc -O3 -flto --no-entry -sSTANDALONE_WASM -sALLOW_MEMORY_GROWTH=1 \
+  emcc -O3 -flto -mbulk-memory --no-entry -sSTANDALONE_WASM -sALLOW_MEMORY_GROWTH=1 \
     -sINITIAL_MEMORY=1048576 -sMAXIMUM_MEMORY=2147483648 -sTOTAL_STACK=65536 \
     -sEXPORTED_FUNCTIONS="$exports,__initialize" -sERROR_ON_UNDEFINED_SYMBOLS=1 \
     -fvisibility=hidden -Wall -Wextra -Werror \
