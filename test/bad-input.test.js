@@ -14,10 +14,10 @@ const packetStream = require('packet-stream')
 const { connectStream } = require('..')
 const { C, core } = require('../js/wasm')
 const { withTimeout, closeOf, connectRef, connectOurs, connectRaw, frames, parseFrames, listen } = require('./helpers/refstack')
+const { sleep } = require('./helpers/wait')
 
 const E = C.errors
 const LIMITS = { maxFrame: 64 * 1024, maxRequests: 8, maxStreams: 8, maxOutbuf: 1024 * 1024 }
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 // mulberry32
 function rng (seed) {

@@ -17,16 +17,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { createHarness, ROOT } = require('./browser/harness')
 const { connectWebSocket } = require('..')
-
-function withTimeout (promise, ms, what) {
-  let timer
-  return Promise.race([
-    promise,
-    new Promise((resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)
-    })
-  ]).finally(() => clearTimeout(timer))
-}
+const { withTimeout } = require('./helpers/wait')
 
 let h
 before(async () => {

@@ -12,27 +12,10 @@ const assert = require('node:assert/strict')
 const path = require('node:path')
 const { Worker, MessageChannel } = require('node:worker_threads')
 const { connectPort } = require('..')
+const { withTimeout, deferred, sleep, tick } = require('./helpers/wait')
 
 const WORKER = path.join(__dirname, 'fixtures', 'port-worker.js')
 const T = { timeout: 20000 }
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-const tick = () => new Promise((resolve) => setImmediate(resolve))
-
-function withTimeout (promise, ms, what) {
-  let timer
-  return Promise.race([
-    promise,
-    new Promise((resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)
-    })
-  ]).finally(() => clearTimeout(timer))
-}
-
-function deferred () {
-  let resolve
-  const promise = new Promise((res) => { resolve = res })
-  return { promise, resolve }
-}
 
 // Counts the ArrayBuffers posted through port.postMessage, checking each
 // is transferred and detached afterwards.

@@ -18,10 +18,9 @@ const pull = require('pull-stream')
 const toPull = require('stream-to-pull-stream')
 const ours = require('..')
 const { withTimeout, closeOf, refOn, oursOn, connectRef, connectOurs, parseFrames, listen } = require('./helpers/refstack')
+const { sleep, tick } = require('./helpers/wait')
 
 const SEED = process.env.TCP_SEED ? Number(process.env.TCP_SEED) >>> 0 : 0x5eed1234
-const tick = () => new Promise((resolve) => setImmediate(resolve))
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 // mulberry32
 function rng (seed) {

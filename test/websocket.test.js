@@ -12,28 +12,10 @@ const assert = require('node:assert/strict')
 const { once } = require('node:events')
 const { WebSocketServer, WebSocket } = require('ws')
 const { connectWebSocket } = require('..')
+const { withTimeout, deferred, sleep, tick } = require('./helpers/wait')
 
 const T = { timeout: 20000 }
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-const tick = () => new Promise((resolve) => setImmediate(resolve))
 const GOODBYE_HEX = '00'.repeat(9)
-
-function withTimeout (promise, ms, what) {
-  let timer
-  return Promise.race([
-    promise,
-    new Promise((resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)
-    })
-  ]).finally(() => clearTimeout(timer))
-}
-
-// A promise and the function that settles it, for callbacks.
-function deferred () {
-  let resolve
-  const promise = new Promise((res) => { resolve = res })
-  return { promise, resolve }
-}
 
 const bytes = (n, seed = 1) => {
   const b = Buffer.alloc(n)

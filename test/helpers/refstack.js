@@ -19,16 +19,7 @@ const pull = require('pull-stream')
 const psc = require('packet-stream-codec')
 const packetStream = require('packet-stream')
 const toPull = require('stream-to-pull-stream')
-
-function withTimeout (promise, ms, what) {
-  let timer
-  return Promise.race([
-    promise,
-    new Promise((resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)
-    })
-  ]).finally(() => clearTimeout(timer))
-}
+const { withTimeout } = require('./wait')
 
 // packet-stream's read/write as a pull duplex, the way muxrpc does it
 // (muxrpc/pull-weird.js under pull-goodbye): the packets it sends, then
