@@ -15,9 +15,9 @@
 // only the all-zero header is goodbye (packet-stream-codec takes any empty
 // body for one), so empty strings and buffers arrive intact.
 const Framer = require('./framer')
-const { C } = require('./wasm')
+const { C, coreError } = require('./wasm')
 
-const { GOODBYE, coreError } = Framer
+const { GOODBYE } = Framer
 
 // The encoder reads its source ahead. Answers that come at once are framed
 // into one chunk of up to CHUNK bytes; beyond that it keeps one read out

@@ -4,7 +4,7 @@
 // UTF-8 string, anything else -> JSON. Bodies are written into wasm memory
 // once (TextEncoder.encodeInto or Buffer's utf8Write, Uint8Array.set) and
 // read back through views; the framed bytes leave as one copy per take().
-const { core, need, C } = require('./wasm')
+const { core, need, coreError, limitOf, C } = require('./wasm')
 
 const GOODBYE = 'GOODBYE' // what packet-stream-codec hands out for the goodbye
 const BINARY = C.types.TYPE_BINARY
@@ -12,6 +12,7 @@ const STRING = C.types.TYPE_STRING
 const JSON_TYPE = C.types.TYPE_JSON
 const FLAG_STREAM = C.flags.FLAG_STREAM
 const FLAG_END = C.flags.FLAG_END
+const HEADER_SIZE = C.HEADER_SIZE
 const BATCH = 64 // frames decoded per call into the core
 const FRAME_WORDS = 5 // ps_frame in wasm32: flags, type, len, req, data
 const MIN_INPUT = 16384
@@ -28,35 +29,22 @@ const utf8Slice = hasBuffer && typeof Buffer.prototype.utf8Slice === 'function'
 
 let w = null
 
-// An Error for a core error code, with the code attached.
-function coreError (code) {
-  const err = new Error(C.messages[code] || `packet-stream core error ${code}`)
-  err.code = code
-  return err
-}
-
 function byteLength (str) {
   return hasBuffer ? Buffer.byteLength(str, 'utf8') : encoder.encode(str).length
 }
 
-// A copy of wasm bytes [a, b) in an ArrayBuffer of its own (a transport
-// may transfer it): a Buffer in Node (allocUnsafeSlow: not from the pool,
-// and not zeroed first, as slice's ArrayBuffer is), a Uint8Array elsewhere.
-function copyOut (a, b) {
+// A copy of wasm bytes [a, b): a Uint8Array outside Node; in Node a Buffer
+// from |alloc|, not zeroed first: Buffer.allocUnsafeSlow for framed bytes
+// (an ArrayBuffer of their own, which a transport may transfer),
+// Buffer.allocUnsafe for decoded values (out of Node's pool when small, as
+// most Buffers are: far cheaper than an ArrayBuffer each).
+const allocFramed = hasBuffer ? Buffer.allocUnsafeSlow : null
+const allocValue = hasBuffer ? Buffer.allocUnsafe : null
+function copyOut (a, b, alloc) {
   if (!hasBuffer) return core.u8.slice(a, b)
-  const bytes = Buffer.allocUnsafeSlow(b - a)
+  const bytes = alloc(b - a)
   bytes.set(core.u8.subarray(a, b))
   return bytes
-}
-
-// A decoded binary value, a copy of wasm bytes [a, b): in Node a Buffer
-// from Buffer.allocUnsafe (out of Node's pool when small, as most Buffers
-// are: far cheaper than an ArrayBuffer each), elsewhere a Uint8Array.
-function valueOut (a, b) {
-  if (!hasBuffer) return core.u8.slice(a, b)
-  const value = Buffer.allocUnsafe(b - a)
-  value.set(core.u8.subarray(a, b))
-  return value
 }
 
 function text (a, b) {
@@ -67,12 +55,12 @@ class Framer {
   // limits: { maxFrame, maxOutbuf } (core defaults when absent)
   constructor (limits) {
     if (!w) w = need().exports
-    const d = C.defaults
-    this.maxFrame = limits && limits.maxFrame !== undefined ? limits.maxFrame >>> 0 : d.DEFAULT_MAX_FRAME
-    this.maxOutbuf = limits && limits.maxOutbuf !== undefined ? limits.maxOutbuf >>> 0 : d.DEFAULT_MAX_OUTBUF
+    this.maxFrame = limitOf(limits, 'maxFrame')
+    this.maxOutbuf = limitOf(limits, 'maxOutbuf')
     const f = w.psw_framer_new(this.maxFrame, this.maxOutbuf)
     if (f < 0) throw coreError(f)
     this._f = f // 0 once freed
+    this._pending = 0
     this._frames = w.psw_malloc(BATCH * FRAME_WORDS * 4 + 4) // the batch, then its count
     this._in = 0 // input chunks are copied here
     this._inSize = 0
@@ -85,9 +73,11 @@ class Framer {
     if (registry) registry.register(this, this._held, this)
   }
 
-  // Bytes framed and not yet taken.
+  // Bytes framed and not yet taken: counted here as the core counts them
+  // (a header and a body per frame), since transports ask after every
+  // packet and a call into the core for it would double their crossings.
   get pending () {
-    return this._f ? w.ps_framer_pending(this._f) : 0
+    return this._pending
   }
 
   // Bytes the core holds for this framer.
@@ -103,6 +93,7 @@ class Framer {
     if (msg === GOODBYE) {
       const rv = w.ps_framer_goodbye(f)
       if (rv < 0) throw coreError(rv)
+      this._pending += HEADER_SIZE
       return
     }
     const flags = (msg.stream ? FLAG_STREAM : 0) | (msg.end ? FLAG_END : 0)
@@ -116,8 +107,10 @@ class Framer {
       rv = this._putString(flags, JSON_TYPE, req, json === undefined ? 'null' : json)
     }
     if (rv < 0) throw coreError(rv)
+    this._pending += HEADER_SIZE + rv
   }
 
+  // _putString and _putBytes return the body's length, or an error code.
   _putString (flags, type, req, str) {
     let max = str.length * 3
     if (max > this.maxFrame) {
@@ -129,7 +122,8 @@ class Framer {
     const n = core.buf
       ? utf8Write(core.buf, str, at, max)
       : encoder.encodeInto(str, core.u8.subarray(at, at + max)).written
-    return w.ps_framer_put(this._f, flags, type, req, at, n)
+    const rv = w.ps_framer_put(this._f, flags, type, req, at, n)
+    return rv < 0 ? rv : n
   }
 
   _putBytes (flags, req, bytes) {
@@ -138,17 +132,18 @@ class Framer {
     const at = w.ps_framer_body(this._f, n)
     if (!at) return C.errors.ERR_NOMEM
     core.u8.set(bytes, at)
-    return w.ps_framer_put(this._f, flags, BINARY, req, at, n)
+    const rv = w.ps_framer_put(this._f, flags, BINARY, req, at, n)
+    return rv < 0 ? rv : n
   }
 
   // Everything framed since the last take, as one new buffer (a Buffer in
   // Node), or null when there is nothing.
   take () {
-    if (!this._f) return null
+    if (!this._f || this._pending === 0) return null
     const n = w.ps_framer_send(this._f, core.scratch)
-    if (n <= 0) return null
+    this._pending = 0
     const at = core.i32[core.scratch >> 2]
-    return copyOut(at, at + n)
+    return copyOut(at, at + n, allocFramed)
   }
 
   // True while part of a frame has arrived (an end now would cut it).
@@ -213,7 +208,7 @@ class Framer {
           break
         }
         let value
-        if (type === BINARY) value = valueOut(at, at + n)
+        if (type === BINARY) value = copyOut(at, at + n, allocValue)
         else if (type === STRING) value = text(at, at + n)
         else {
           try {
@@ -255,6 +250,7 @@ class Framer {
     w.psw_free(this._frames)
     if (this._in) w.psw_free(this._in)
     this._f = 0
+    this._pending = 0
     this._in = 0
     this._inSize = 0
   }
@@ -270,5 +266,4 @@ const registry = typeof FinalizationRegistry === 'function'
   : null
 
 Framer.GOODBYE = GOODBYE
-Framer.coreError = coreError
 module.exports = Framer

@@ -9,7 +9,7 @@
 // values never enter the core. Every step below follows the reference
 // (index.js of packet-stream 2.0.6) in the order it calls back, because
 // code written for it observes that order.
-const { core, need, C } = require('./wasm')
+const { core, need, coreError, limitOf, C } = require('./wasm')
 const Substream = require('./substream')
 const { flat, closedread } = require('./util')
 
@@ -37,13 +37,6 @@ function randomSeed () {
   return (Math.random() * 0x100000000) >>> 0
 }
 
-// An Error for a core error code, with the code attached.
-function coreError (code) {
-  const err = new Error(C.messages[code] || `packet-stream core error ${code}`)
-  err.code = code
-  return err
-}
-
 // An error response as a thrown value: an Error with the peer's name, and
 // its stack kept apart (it describes the other side).
 function toError (err) {
@@ -63,11 +56,6 @@ function promised (ps, obj) {
   })
 }
 
-function limit (limits, name, fallback) {
-  const v = limits && limits[name]
-  return v === undefined ? fallback : v >>> 0
-}
-
 class PacketStream {
   constructor (opts) {
     if (!w) w = need().exports
@@ -79,18 +67,16 @@ class PacketStream {
     this._closed = false
     if (opts.close) this._closecbs.push(opts.close)
     const limits = opts.limits
-    const d = C.defaults
     const session = w.psw_session_new(C.modes.MODE_PACKET, C.options.OPT_COMPAT,
-      limit(limits, 'maxFrame', d.DEFAULT_MAX_FRAME), limit(limits, 'maxRequests', d.DEFAULT_MAX_REQUESTS),
-      limit(limits, 'maxStreams', d.DEFAULT_MAX_STREAMS), limit(limits, 'maxOutbuf', d.DEFAULT_MAX_OUTBUF),
-      randomSeed())
+      limitOf(limits, 'maxFrame'), limitOf(limits, 'maxRequests'),
+      limitOf(limits, 'maxStreams'), limitOf(limits, 'maxOutbuf'), randomSeed())
     if (session < 0) throw coreError(session)
     // The peer's requests are counted here rather than given slots in the
     // core: nothing else about them is state (packet-stream 2.0.6 does not
     // wait for them on close), and sparing the two calls per request is
     // what brings requests to the reference's speed.
     this._peerRequests = 0
-    this._maxPeerRequests = limit(limits, 'maxRequests', d.DEFAULT_MAX_REQUESTS)
+    this._maxPeerRequests = limitOf(limits, 'maxRequests')
     this._core = session // 0 once closed and freed
     if (orphans) orphans.register(this, session, this)
     this._hot = null // the substream of the last data packet, see write

@@ -79,4 +79,23 @@ function cString (ptr) {
   return new TextDecoder().decode(core.u8.subarray(ptr, end))
 }
 
-module.exports = { core, need, ready, cString, C }
+// An Error for a core error code, with the code attached.
+function coreError (code) {
+  const err = new Error(C.messages[code] || `packet-stream core error ${code}`)
+  err.code = code
+  return err
+}
+
+// opts.limits[name] as the core takes it, or the core's default.
+const LIMIT_DEFAULTS = {
+  maxFrame: C.defaults.DEFAULT_MAX_FRAME,
+  maxRequests: C.defaults.DEFAULT_MAX_REQUESTS,
+  maxStreams: C.defaults.DEFAULT_MAX_STREAMS,
+  maxOutbuf: C.defaults.DEFAULT_MAX_OUTBUF
+}
+function limitOf (limits, name) {
+  const v = limits && limits[name]
+  return v === undefined ? LIMIT_DEFAULTS[name] : v >>> 0
+}
+
+module.exports = { core, need, ready, cString, coreError, limitOf, C }

@@ -3,7 +3,7 @@
 // packet-stream-codec over a Node byte stream: a net.Socket, a
 // tls.TLSSocket, any Duplex, or { readable, writable } (a child process's
 // stdout and stdin).
-const { createWire, transportError } = require('./wire')
+const { createWire, isProtocolError, transportError } = require('./wire')
 
 function connectStream (duplex, opts) {
   const pair = typeof duplex.readable === 'object' && duplex.readable !== null
@@ -19,7 +19,7 @@ function connectStream (duplex, opts) {
       cleanup()
       // a peer that broke the protocol is cut off; otherwise what was
       // framed is written before the end
-      if (wire.isProtocolError(err)) {
+      if (isProtocolError(err)) {
         input.destroy()
         if (output !== input) output.destroy()
       } else {

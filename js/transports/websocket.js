@@ -3,7 +3,7 @@
 // browser's or a Node `ws` one, client or server side, before or after it
 // opened. Frames of one event-loop turn leave as one binary message; the
 // core reassembles frames that span messages.
-const { createWire, transportError } = require('./wire')
+const { createWire, isProtocolError, transportError } = require('./wire')
 
 const CONNECTING = 0
 const OPEN = 1
@@ -75,7 +75,7 @@ function connectWebSocket (socket, opts) {
 
   function closeSocket (err) {
     if (!err) socket.close(CLOSE_NORMAL)
-    else socket.close(wire.isProtocolError(err) ? CLOSE_PROTOCOL_ERROR : CLOSE_ERROR, String(err.message).slice(0, 100))
+    else socket.close(isProtocolError(err) ? CLOSE_PROTOCOL_ERROR : CLOSE_ERROR, String(err.message).slice(0, 100))
   }
 
   function stop () {

@@ -15,10 +15,10 @@
 //   failing transport and a protocol error destroy it with their error.
 const PacketStream = require('../packet-stream')
 const Framer = require('../framer')
-const { C } = require('../wasm')
+const { C, coreError } = require('../wasm')
 const { later } = require('../util')
 
-const { GOODBYE, coreError } = Framer
+const { GOODBYE } = Framer
 // What one turn may frame before it is handed to the transport: its frames
 // leave together up to this (or half of limits.maxOutbuf), in pieces beyond.
 const FLUSH_BYTES = 1 << 20
@@ -47,8 +47,7 @@ function createWire (opts, transport) {
   let writable = true
   let drainWaiters = []
   let peerEnded = false // the peer's goodbye came
-  const maxOutbuf = opts.limits && opts.limits.maxOutbuf !== undefined ? opts.limits.maxOutbuf >>> 0 : C.defaults.DEFAULT_MAX_OUTBUF
-  const flushAt = Math.max(1, Math.min(FLUSH_BYTES, maxOutbuf >>> 1))
+  const flushAt = Math.max(1, Math.min(FLUSH_BYTES, framer.maxOutbuf >>> 1))
 
   // While the transport is backed up, what is framed waits in the framer,
   // so that limits.maxOutbuf bounds it (a peer that does not read ends with
@@ -146,7 +145,7 @@ function createWire (opts, transport) {
   // Bytes framed and not yet handed to the transport.
   Object.defineProperty(ps, 'pendingBytes', { get: () => framer.pending })
 
-  return { ps, receive, receiveEnd, drained, isProtocolError }
+  return { ps, receive, receiveEnd, drained }
 }
 
 module.exports = { createWire, isProtocolError, transportError }
