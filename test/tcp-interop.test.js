@@ -12,11 +12,12 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const net = require('node:net')
 const path = require('node:path')
-const Module = require('node:module')
 const { once } = require('node:events')
 const pull = require('pull-stream')
 const toPull = require('stream-to-pull-stream')
 const ours = require('..')
+// a fresh muxrpc whose require('packet-stream') answers what it is given
+const { loadMuxrpc } = require('../bench/muxrpc')
 const { withTimeout, closeOf, refOn, oursOn, connectRef, connectOurs, parseFrames, listen } = require('./helpers/refstack')
 const { sleep, tick } = require('./helpers/wait')
 
@@ -476,38 +477,13 @@ test('ours: the frames of one turn leave as one write', { timeout: 20000 }, asyn
 
 // ---- muxrpc@8.0.0 ---------------------------------------------------------------
 
-// A fresh copy of muxrpc whose require('packet-stream') gives |packetStream|
-// (or, without one, its own packet-stream@2.0.6).
-function loadMuxrpc (packetStream) {
-  const dir = path.dirname(require.resolve('muxrpc')) + path.sep
-  const own = (file) => file.startsWith(dir) && !file.slice(dir.length).includes('node_modules')
-  const forget = () => { for (const file of Object.keys(require.cache)) if (own(file)) delete require.cache[file] }
-  const psPath = require.resolve('packet-stream', { paths: [dir] })
-  const saved = require.cache[psPath]
-  forget()
-  if (packetStream) {
-    const shim = new Module(psPath)
-    shim.filename = psPath
-    shim.loaded = true
-    shim.exports = packetStream
-    require.cache[psPath] = shim
-  }
-  try {
-    return require('muxrpc')
-  } finally {
-    forget()
-    if (saved) require.cache[psPath] = saved
-    else delete require.cache[psPath]
-  }
-}
-
 let ourSessions = 0
 const muxrpcs = {
   ours: {
     muxrpc: loadMuxrpc((opts) => { ourSessions++; return ours(opts) }),
     codec: ours.codec
   },
-  ref: { muxrpc: loadMuxrpc(null), codec: undefined }
+  ref: { muxrpc: loadMuxrpc(require('packet-stream')), codec: undefined }
 }
 
 const manifest = { hello: 'async', fail: 'async', count: 'source', collect: 'sink', echo: 'duplex' }
