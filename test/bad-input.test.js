@@ -15,21 +15,10 @@ const { connectStream } = require('..')
 const { C, core } = require('../js/wasm')
 const { withTimeout, closeOf, connectRef, connectOurs, connectRaw, frames, parseFrames, listen } = require('./helpers/refstack')
 const { sleep } = require('./helpers/wait')
+const { mulberry32: rng } = require('./helpers/rng')
 
 const E = C.errors
 const LIMITS = { maxFrame: 64 * 1024, maxRequests: 8, maxStreams: 8, maxOutbuf: 1024 * 1024 }
-
-// mulberry32
-function rng (seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 // ---- the server -----------------------------------------------------------------
 

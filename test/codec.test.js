@@ -11,22 +11,11 @@ const pull = require('pull-stream')
 const ref = require('packet-stream-codec')
 const codec = require('..').codec
 const C = require('../js/constants')
+const { mulberry32: prng } = require('./helpers/rng')
 
 const E = C.errors
 
 // ---- helpers ---------------------------------------------------------------
-
-// mulberry32: a small seeded PRNG, so that a failing chunking can be replayed.
-function prng (seed) {
-  let a = seed >>> 0
-  return function () {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 // |bytes| cut into pieces of 1..max bytes, at random.
 function chunkings (bytes, rand, max) {

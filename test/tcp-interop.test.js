@@ -20,20 +20,9 @@ const ours = require('..')
 const { loadMuxrpc } = require('../bench/muxrpc')
 const { withTimeout, closeOf, refOn, oursOn, connectRef, connectOurs, parseFrames, listen } = require('./helpers/refstack')
 const { sleep, tick } = require('./helpers/wait')
+const { mulberry32: rng } = require('./helpers/rng')
 
 const SEED = process.env.TCP_SEED ? Number(process.env.TCP_SEED) >>> 0 : 0x5eed1234
-
-// mulberry32
-function rng (seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 // ---- the chunking proxy ---------------------------------------------------------
 
