@@ -395,6 +395,17 @@ void ps_framer_del(ps_framer *f);
 int32_t ps_framer_put(ps_framer *f, uint32_t flags, uint32_t type, int32_t req,
                       const uint8_t *data, uint32_t len);
 
+/*
+ * ps_framer_header frames the header of a packet whose |len|-byte body the
+ * caller sends itself, right after the bytes that end with this header (so
+ * that a large body goes out without being copied into the framer): the
+ * next ps_framer_send hands out the frames with a gap after this header for
+ * the body. The body counts against max_outbuf until then. Returns as
+ * ps_framer_put.
+ */
+int32_t ps_framer_header(ps_framer *f, uint32_t flags, uint32_t type,
+                         int32_t req, uint32_t len);
+
 /* ps_framer_goodbye frames the goodbye header. Returns 0 or PS_ERR_NOMEM. */
 int32_t ps_framer_goodbye(ps_framer *f);
 

@@ -132,6 +132,7 @@ static const uint8_t goodbye_header[PS_HEADER_SIZE] = {0};
 void ps_encoder_free(ps_encoder *e, ps_alloc *a) {
   ps_buf_free(&e->out, a);
   e->taken = 0;
+  e->beside = 0;
 }
 
 /* Drops the bytes already handed out. */
@@ -154,7 +155,7 @@ int32_t ps_encoder_frame(ps_encoder *e, ps_alloc *a, uint32_t max_outbuf,
                          const uint8_t *data, uint32_t len) {
   uint8_t *at;
   compact(e);
-  if ((uint64_t)e->out.len + PS_HEADER_SIZE + len > max_outbuf)
+  if ((uint64_t)e->out.len + e->beside + PS_HEADER_SIZE + len > max_outbuf)
     return PS_ERR_OUTBUF_LIMIT;
   /* a body placed by ps_encoder_body is already where it belongs, and the
      room for it is reserved, so this does not move it */
@@ -165,6 +166,20 @@ int32_t ps_encoder_frame(ps_encoder *e, ps_alloc *a, uint32_t max_outbuf,
     memcpy(at + PS_HEADER_SIZE, data, len);
   ps_header_encode(at, flags, type, len, req);
   e->out.len += PS_HEADER_SIZE + len;
+  return PS_OK;
+}
+
+int32_t ps_encoder_header(ps_encoder *e, ps_alloc *a, uint32_t max_outbuf,
+                          uint32_t flags, uint32_t type, int32_t req,
+                          uint32_t len) {
+  compact(e);
+  if ((uint64_t)e->out.len + e->beside + PS_HEADER_SIZE + len > max_outbuf)
+    return PS_ERR_OUTBUF_LIMIT;
+  if (ps_buf_reserve(&e->out, a, PS_HEADER_SIZE, UINT32_MAX) != PS_OK)
+    return PS_ERR_NOMEM;
+  ps_header_encode(e->out.data + e->out.len, flags, type, len, req);
+  e->out.len += PS_HEADER_SIZE;
+  e->beside += len;
   return PS_OK;
 }
 
@@ -181,6 +196,7 @@ uint32_t ps_encoder_take(ps_encoder *e, const uint8_t **out) {
   compact(e);
   *out = e->out.data;
   e->taken = e->out.len;
+  e->beside = 0;
   return e->taken;
 }
 

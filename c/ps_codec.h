@@ -47,10 +47,13 @@ int32_t ps_decoder_feed(ps_decoder *d, ps_alloc *a, uint32_t max_frame,
 /* ps_decoder_midframe returns 1 when part of a frame has been received. */
 int ps_decoder_midframe(const ps_decoder *d);
 
-/* The outbound frames; the first |taken| bytes were handed out. */
+/* The outbound frames; the first |taken| bytes were handed out. |beside|
+   counts the bodies framed by ps_encoder_header since the last take: the
+   host holds and sends them, but they are output all the same. */
 typedef struct ps_encoder {
   ps_buf out;
   uint32_t taken;
+  uint32_t beside;
 } ps_encoder;
 
 /* ps_encoder_free releases the buffer of |e| and empties it. */
@@ -70,6 +73,15 @@ uint8_t *ps_encoder_body(ps_encoder *e, ps_alloc *a, uint32_t len);
 int32_t ps_encoder_frame(ps_encoder *e, ps_alloc *a, uint32_t max_outbuf,
                          uint32_t flags, uint32_t type, int32_t req,
                          const uint8_t *data, uint32_t len);
+
+/*
+ * ps_encoder_header appends the header of a frame whose |len|-byte body the
+ * host sends itself right after it; the body counts against |max_outbuf|
+ * until the next take. Returns as ps_encoder_frame.
+ */
+int32_t ps_encoder_header(ps_encoder *e, ps_alloc *a, uint32_t max_outbuf,
+                          uint32_t flags, uint32_t type, int32_t req,
+                          uint32_t len);
 
 /* ps_encoder_goodbye appends the goodbye header, whatever the limit. */
 int32_t ps_encoder_goodbye(ps_encoder *e, ps_alloc *a);

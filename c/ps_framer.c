@@ -50,18 +50,36 @@ void ps_framer_del(ps_framer *f) {
   ps_alloc_resize(&alloc, f, sizeof *f, 0);
 }
 
-int32_t ps_framer_put(ps_framer *f, uint32_t flags, uint32_t type, int32_t req,
-                      const uint8_t *data, uint32_t len) {
-  if (type > PS_TYPE_JSON || (data == NULL && len != 0))
-    return PS_ERR_INVALID_ARGUMENT;
+/* What ps_framer_put and ps_framer_header refuse before framing anything. */
+static int32_t check(const ps_framer *f, uint32_t flags, uint32_t type,
+                     int32_t req, uint32_t len) {
+  if (type > PS_TYPE_JSON) return PS_ERR_INVALID_ARGUMENT;
   if (len > f->limits.max_frame) return PS_ERR_FRAME_TOO_LARGE;
   /* its header would be all zero: the goodbye */
   if (!(flags & (PS_FLAG_STREAM | PS_FLAG_END)) && type == PS_TYPE_BINARY &&
       len == 0 && req == 0)
     return PS_ERR_GOODBYE_COLLISION;
+  return PS_OK;
+}
+
+int32_t ps_framer_put(ps_framer *f, uint32_t flags, uint32_t type, int32_t req,
+                      const uint8_t *data, uint32_t len) {
+  int32_t rv;
+  if (data == NULL && len != 0) return PS_ERR_INVALID_ARGUMENT;
+  rv = check(f, flags, type, req, len);
+  if (rv < 0) return rv;
   return ps_encoder_frame(&f->encoder, &f->alloc, f->limits.max_outbuf,
                           flags & (PS_FLAG_STREAM | PS_FLAG_END), type, req,
                           data, len);
+}
+
+int32_t ps_framer_header(ps_framer *f, uint32_t flags, uint32_t type,
+                         int32_t req, uint32_t len) {
+  int32_t rv = check(f, flags, type, req, len);
+  if (rv < 0) return rv;
+  return ps_encoder_header(&f->encoder, &f->alloc, f->limits.max_outbuf,
+                           flags & (PS_FLAG_STREAM | PS_FLAG_END), type, req,
+                           len);
 }
 
 int32_t ps_framer_goodbye(ps_framer *f) {

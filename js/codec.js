@@ -10,7 +10,8 @@
 //
 // Differences that matter: the encoder reads its source ahead and hands
 // downstream everything framed so far as one chunk (one buffer per read, not
-// two per packet, up to 1 MiB), and keeps a read out until half of maxOutbuf
+// two per packet, up to 1 MiB; a large binary body is a chunk of its own, as
+// given), and keeps a read out until half of maxOutbuf
 // waits framed, so a burst never queues up packet by packet upstream; and
 // only the all-zero header is goodbye (packet-stream-codec takes any empty
 // body for one), so empty strings and buffers arrive intact.
@@ -30,7 +31,7 @@ const CHUNK = 1024 * 1024
 // Through-stream: packets (and 'GOODBYE') in, framed bytes out.
 function encode (limits) {
   return function pscEncode (read) {
-    const framer = new Framer(limits)
+    const framer = new Framer(limits, { passBodies: true })
     const readAhead = Math.max(1, framer.maxOutbuf >>> 1)
     const chunk = Math.min(CHUNK, readAhead)
     let ended = null // the end of the source, or an encoding error
@@ -38,6 +39,8 @@ function encode (limits) {
     let waiting = null // downstream's callback
     let done = false
     let flushing = false // a hand-over is due once the current code is done
+    let out = [] // chunks taken from the framer, handed out from |outAt| on
+    let outAt = 0
 
     function finish (end) {
       done = true
@@ -50,8 +53,13 @@ function encode (limits) {
     // Hands downstream what there is: bytes, else the end.
     function deliver () {
       if (!waiting) return
-      const bytes = framer.take()
-      if (bytes) {
+      if (outAt === out.length) {
+        out = framer.takeChunks() || []
+        outAt = 0
+      }
+      if (outAt < out.length) {
+        const bytes = out[outAt]
+        out[outAt++] = null
         const cb = waiting
         waiting = null
         cb(null, bytes)

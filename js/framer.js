@@ -4,6 +4,12 @@
 // UTF-8 string, anything else -> JSON. Bodies are written into wasm memory
 // once (TextEncoder.encodeInto or Buffer's utf8Write, Uint8Array.set) and
 // read back through views; the framed bytes leave as one copy per take().
+// With { passBodies: true } binary bodies of BESIDE bytes or more are not
+// copied into the core: it frames their header, and they leave beside the
+// framed bytes, as given (takeChunks), or copied once into the one buffer of
+// take(). Like packet-stream-codec, the framer then holds the caller's
+// buffer until the next take; without the option every body is copied when
+// it is encoded, and the caller may reuse its buffer at once.
 const { core, need, coreError, limitOf, C } = require('./wasm')
 
 const GOODBYE = 'GOODBYE' // what packet-stream-codec hands out for the goodbye
@@ -16,6 +22,9 @@ const HEADER_SIZE = C.HEADER_SIZE
 const BATCH = 64 // frames decoded per call into the core
 const FRAME_WORDS = 5 // ps_frame in wasm32: flags, type, len, req, data
 const MIN_INPUT = 16384
+// From this size on a binary body costs more to copy into the core and out
+// again (fresh memory for every byte) than to hand over as a chunk of its own.
+const BESIDE = 8192
 
 const hasBuffer = typeof Buffer === 'function'
 const encoder = typeof TextEncoder === 'function' ? new TextEncoder() : null
@@ -52,15 +61,19 @@ function text (a, b) {
 }
 
 class Framer {
-  // limits: { maxFrame, maxOutbuf } (core defaults when absent)
-  constructor (limits) {
+  // limits: { maxFrame, maxOutbuf } (core defaults when absent);
+  // opts: { passBodies } (see above)
+  constructor (limits, opts) {
     if (!w) w = need().exports
     this.maxFrame = limitOf(limits, 'maxFrame')
     this.maxOutbuf = limitOf(limits, 'maxOutbuf')
     const f = w.psw_framer_new(this.maxFrame, this.maxOutbuf)
     if (f < 0) throw coreError(f)
     this._f = f // 0 once freed
-    this._pending = 0
+    this._besideFrom = opts && opts.passBodies ? BESIDE : Infinity
+    this._pending = 0 // bytes framed and beside, not yet taken
+    this._framed = 0 // of which framed in the core
+    this._beside = [] // bodies beside: [offset in the framed bytes, body, ...]
     this._frames = w.psw_malloc(BATCH * FRAME_WORDS * 4 + 4) // the batch, then its count
     this._in = 0 // input chunks are copied here
     this._inSize = 0
@@ -94,6 +107,7 @@ class Framer {
       const rv = w.ps_framer_goodbye(f)
       if (rv < 0) throw coreError(rv)
       this._pending += HEADER_SIZE
+      this._framed += HEADER_SIZE
       return
     }
     const flags = (msg.stream ? FLAG_STREAM : 0) | (msg.end ? FLAG_END : 0)
@@ -101,13 +115,24 @@ class Framer {
     const body = msg.value !== undefined ? msg.value : msg.end
     let rv
     if (typeof body === 'string') rv = this._putString(flags, STRING, req, body)
-    else if (body instanceof Uint8Array) rv = this._putBytes(flags, req, body)
-    else {
+    else if (body instanceof Uint8Array) {
+      if (body.length >= this._besideFrom) return this._putBeside(flags, req, body)
+      rv = this._putBytes(flags, req, body)
+    } else {
       const json = JSON.stringify(body)
       rv = this._putString(flags, JSON_TYPE, req, json === undefined ? 'null' : json)
     }
     if (rv < 0) throw coreError(rv)
     this._pending += HEADER_SIZE + rv
+    this._framed += HEADER_SIZE + rv
+  }
+
+  _putBeside (flags, req, bytes) {
+    const rv = w.ps_framer_header(this._f, flags, BINARY, req, bytes.length)
+    if (rv < 0) throw coreError(rv)
+    this._framed += HEADER_SIZE
+    this._pending += HEADER_SIZE + bytes.length
+    this._beside.push(this._framed, bytes)
   }
 
   // _putString and _putBytes return the body's length, or an error code.
@@ -137,13 +162,66 @@ class Framer {
   }
 
   // Everything framed since the last take, as one new buffer (a Buffer in
-  // Node), or null when there is nothing.
+  // Node, with an ArrayBuffer of its own), or null when there is nothing.
   take () {
     if (!this._f || this._pending === 0) return null
-    const n = w.ps_framer_send(this._f, core.scratch)
+    const at = this._send()
+    const beside = this._beside
+    if (beside.length === 0) {
+      const bytes = copyOut(at, at + this._framed, allocFramed)
+      this._taken()
+      return bytes
+    }
+    const out = hasBuffer ? allocFramed(this._pending) : new Uint8Array(this._pending)
+    let from = 0
+    let to = 0
+    for (let i = 0; i < beside.length; i += 2) {
+      const cut = beside[i]
+      const body = beside[i + 1]
+      out.set(core.u8.subarray(at + from, at + cut), to)
+      to += cut - from
+      out.set(body, to)
+      to += body.length
+      from = cut
+    }
+    out.set(core.u8.subarray(at + from, at + this._framed), to)
+    this._taken()
+    return out
+  }
+
+  // Everything framed since the last take, as a list of buffers to send in
+  // order: the framed bytes (one copy, cut where bodies go beside) and the
+  // bodies beside as they were given. Null when there is nothing.
+  takeChunks () {
+    if (!this._f || this._pending === 0) return null
+    const at = this._send()
+    const beside = this._beside
+    const framed = copyOut(at, at + this._framed, allocFramed)
+    if (beside.length === 0) {
+      this._taken()
+      return [framed]
+    }
+    const out = []
+    let from = 0
+    for (let i = 0; i < beside.length; i += 2) {
+      out.push(framed.subarray(from, beside[i]), beside[i + 1])
+      from = beside[i]
+    }
+    if (from < framed.length) out.push(framed.subarray(from))
+    this._taken()
+    return out
+  }
+
+  // Takes the framed bytes from the core: their address (this._framed long).
+  _send () {
+    w.ps_framer_send(this._f, core.scratch)
+    return core.i32[core.scratch >> 2]
+  }
+
+  _taken () {
     this._pending = 0
-    const at = core.i32[core.scratch >> 2]
-    return copyOut(at, at + n, allocFramed)
+    this._framed = 0
+    this._beside.length = 0
   }
 
   // True while part of a frame has arrived (an end now would cut it).
@@ -250,7 +328,7 @@ class Framer {
     w.psw_free(this._frames)
     if (this._in) w.psw_free(this._in)
     this._f = 0
-    this._pending = 0
+    this._taken()
     this._in = 0
     this._inSize = 0
   }

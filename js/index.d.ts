@@ -115,13 +115,17 @@ declare namespace packets {
 
   /** Incremental framing through the C core. */
   class Framer {
-    constructor (limits?: CodecLimits)
+    /** passBodies: binary bodies of 8 KiB or more are held and passed on as given (not copied), as packet-stream-codec does */
+    constructor (limits?: CodecLimits, opts?: { passBodies?: boolean })
     readonly pending: number
     readonly memory: number
     readonly midframe: boolean
     error: Error | null
     encode (packet: Packet | 'GOODBYE'): void
+    /** everything framed since the last take, as one buffer that owns its ArrayBuffer */
     take (): Uint8Array | null
+    /** the same as a list of chunks: framed bytes, and bodies passed on as given */
+    takeChunks (): Uint8Array[] | null
     decode (chunk: Uint8Array, onpacket: (p: WirePacket | 'GOODBYE') => void): Error | null
     free (): void
   }

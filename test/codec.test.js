@@ -811,3 +811,60 @@ test('Framer: take() gives a Buffer that owns its ArrayBuffer whole (a transport
   }
   framer.free()
 })
+
+test('encode: large binary bodies leave as the caller\'s own buffers, between chunks of framed bytes, in the reference\'s bytes', async () => {
+  const big = binary(64 * 1024, 5)
+  const edge = binary(8192, 6) // the smallest that goes beside
+  const under = binary(8191, 7)
+  const packets = [
+    { req: 1, stream: false, end: false, value: 'first' },
+    { req: 2, stream: true, end: false, value: big },
+    { req: 2, stream: true, end: false, value: big },
+    { req: -3, stream: false, end: false, value: edge },
+    { req: 4, stream: false, end: false, value: under },
+    { req: 2, stream: true, end: true, value: true },
+    'GOODBYE'
+  ]
+  const expected = await refEncode(packets)
+  const { items, end } = await run(pull.values(packets), codec.encode())
+  assert.equal(end, null)
+  sameBytes(Buffer.concat(items), expected, 'encode() chunks')
+  assert.equal(items.filter((b) => b === big).length, 2, 'the 64 KiB body is handed on as given, twice')
+  assert.equal(items.filter((b) => b === edge).length, 1, 'the 8 KiB body is handed on as given')
+  assert.equal(items.filter((b) => b === under).length, 0, 'a smaller body is framed with the rest')
+  // the framer's two forms of the same output
+  const framer = new codec.Framer(undefined, { passBodies: true })
+  for (const p of packets) framer.encode(p)
+  assert.equal(framer.pending, expected.length)
+  const chunks = framer.takeChunks()
+  assert.equal(framer.pending, 0)
+  assert.equal(framer.takeChunks(), null)
+  sameBytes(Buffer.concat(chunks), expected, 'takeChunks()')
+  for (const p of packets) framer.encode(p)
+  const one = framer.take()
+  sameBytes(one, expected, 'take()')
+  assert.equal(one.byteOffset, 0)
+  assert.equal(one.buffer.byteLength, one.length)
+  framer.free()
+  // without passBodies, every body is copied when it is encoded
+  const copying = new codec.Framer()
+  copying.encode(packets[1])
+  const taken = copying.takeChunks()
+  assert.equal(taken.length, 1)
+  sameBytes(taken[0], Buffer.concat([expected.subarray(14, 14 + 9), big]), 'copied')
+  copying.free()
+})
+
+test('encode: bodies beside count against maxOutbuf until taken', () => {
+  const big = binary(40000, 8)
+  const framer = new codec.Framer({ maxOutbuf: 100000 }, { passBodies: true })
+  framer.encode({ req: 1, stream: true, end: false, value: big })
+  framer.encode({ req: 1, stream: true, end: false, value: big })
+  assert.throws(() => framer.encode({ req: 1, stream: true, end: false, value: big }), (err) => err.code === E.ERR_OUTBUF_LIMIT)
+  assert.throws(() => framer.encode({ req: 1, stream: true, end: false, value: 'x'.repeat(30000) }), (err) => err.code === E.ERR_OUTBUF_LIMIT)
+  assert.equal(framer.pending, 2 * (9 + 40000))
+  assert.equal(Buffer.concat(framer.takeChunks()).length, 2 * (9 + 40000))
+  framer.encode({ req: 1, stream: true, end: false, value: big }) // room again
+  assert.equal(framer.take().length, 9 + 40000)
+  framer.free()
+})
