@@ -211,14 +211,22 @@ static uint32_t pick(input *in, const uint32_t *set, uint32_t n) {
 /*
  * The framer on the raw input, in chunks of a size the input picks and
  * batches of 1 to 4: every frame keeps to the limit, its body is readable,
- * and the frames framed again decode to the same number of frames.
+ * and the frames framed again (those with an odd request number as a
+ * header whose body is spliced in after the send) decode to the same
+ * number of frames.
  */
+#define MAX_BESIDE 64
+static uint8_t beside_body[MAX_BESIDE][256];
+static uint32_t beside_at[MAX_BESIDE], beside_len[MAX_BESIDE];
+
 static void fuzz_framer(const uint8_t *data, size_t size) {
   ps_limits lim;
   ps_framer *f, *g;
   ps_frame frames[4];
-  uint32_t chunk, batch, pos = 0, count, total = 0, again = 0, i;
+  uint32_t chunk, batch, pos = 0, count, total = 0, again = 0, i, nb = 0;
+  uint32_t spliced = 0, from = 0;
   const uint8_t *out;
+  uint8_t *wire;
   int32_t rv, n, put;
   if (size < 2) return;
   chunk = (uint32_t)data[0] % 32 + 1;
@@ -242,8 +250,20 @@ static void fuzz_framer(const uint8_t *data, size_t size) {
         CHECK(frames[i].len <= lim.max_frame && frames[i].type < 3);
         if (frames[i].len) CHECK(frames[i].data[frames[i].len - 1] || 1);
         if (frames[i].len == 0 && frames[i].data == NULL) continue;
-        put = ps_framer_put(g, frames[i].flags, frames[i].type, frames[i].req,
-                            frames[i].data, frames[i].len);
+        if ((frames[i].req & 1) && nb < MAX_BESIDE) {
+          put = ps_framer_header(g, frames[i].flags, frames[i].type,
+                                 frames[i].req, frames[i].len);
+          if (put == PS_OK) {
+            beside_at[nb] = ps_framer_pending(g);
+            beside_len[nb] = frames[i].len;
+            if (frames[i].len)
+              memcpy(beside_body[nb], frames[i].data, frames[i].len);
+            nb++;
+          }
+        } else {
+          put = ps_framer_put(g, frames[i].flags, frames[i].type, frames[i].req,
+                              frames[i].data, frames[i].len);
+        }
         CHECK(put == PS_OK || put == PS_ERR_GOODBYE_COLLISION);
         if (put == PS_OK) total++;
       }
@@ -255,10 +275,25 @@ static void fuzz_framer(const uint8_t *data, size_t size) {
   }
   n = ps_framer_send(g, &out);
   ps_framer_del(f);
+  for (i = 0; i < nb; i++) spliced += beside_len[i];
+  wire = malloc((size_t)n + spliced + 1);
+  if (wire == NULL) abort();
+  spliced = 0;
+  for (i = 0; i < nb; i++) {
+    if (beside_at[i] > from)
+      memcpy(wire + spliced, out + from, beside_at[i] - from);
+    spliced += beside_at[i] - from;
+    if (beside_len[i]) memcpy(wire + spliced, beside_body[i], beside_len[i]);
+    spliced += beside_len[i];
+    from = beside_at[i];
+  }
+  if ((uint32_t)n > from)
+    memcpy(wire + spliced, out + from, (uint32_t)n - from);
+  n = (int32_t)(spliced + (uint32_t)n - from);
   if (ps_framer_new(&f, NULL, NULL) == PS_OK) {
     uint32_t at = 0;
     while (at < (uint32_t)n) {
-      rv = ps_framer_recv(f, out + at, (uint32_t)n - at, frames, 4, &count);
+      rv = ps_framer_recv(f, wire + at, (uint32_t)n - at, frames, 4, &count);
       CHECK(rv >= 0);
       again += count;
       at += (uint32_t)rv;
@@ -268,6 +303,7 @@ static void fuzz_framer(const uint8_t *data, size_t size) {
     CHECK(ps_framer_midframe(f) == 0);
     ps_framer_del(f);
   }
+  free(wire);
   ps_framer_del(g);
 }
 
