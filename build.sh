@@ -20,8 +20,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 OUT=build
-CORE=(c/ps_alloc.c c/ps_buf.c c/ps_codec.c c/ps_framer.c c/ps_table.c c/ps_session.c)
-TESTS=(test/c/main.c test/c/helpers.c test/c/pair.c test/c/test_codec.c test/c/test_framer.c
+CORE=(c/ps_alloc.c c/ps_buf.c c/ps_codec.c c/ps_framer.c c/ps_json.c c/ps_table.c c/ps_session.c)
+TESTS=(test/c/main.c test/c/helpers.c test/c/pair.c test/c/test_codec.c test/c/test_framer.c test/c/test_json.c
        test/c/test_table.c test/c/test_session.c test/c/test_pair.c
        test/c/test_failmalloc.c)
 WARN=(-std=c99 -Wall -Wextra -Werror -Wshadow -Wconversion -Wstrict-prototypes)

@@ -22,6 +22,10 @@ const HEADER_SIZE = C.HEADER_SIZE
 const BATCH = 64 // frames decoded per call into the core
 const FRAME_WORDS = 5 // ps_frame in wasm32: flags, type, len, req, data
 const MIN_INPUT = 16384
+// JSON bodies up to this size in one batch are parsed with one JSON.parse of
+// them joined into an array (see c/ps_json.h): a call of JSON.parse costs
+// about as much as parsing a small body.
+const JOIN_MAX = 1024
 // From this size on a binary body costs more to copy into the core and out
 // again (fresh memory for every byte) than to hand over as a chunk of its own.
 const BESIDE = 8192
@@ -37,6 +41,7 @@ const utf8Slice = hasBuffer && typeof Buffer.prototype.utf8Slice === 'function'
   : (buf, a, b) => buf.toString('utf8', a, b)
 
 let w = null
+let joinAt = 0 // where ps_json_join writes: one place for every framer
 
 function byteLength (str) {
   return hasBuffer ? Buffer.byteLength(str, 'utf8') : encoder.encode(str).length
@@ -65,6 +70,10 @@ class Framer {
   // opts: { passBodies } (see above)
   constructor (limits, opts) {
     if (!w) w = need().exports
+    if (!joinAt) {
+      joinAt = w.psw_malloc(JOIN_BYTES + BATCH)
+      if (!joinAt) throw coreError(C.errors.ERR_NOMEM)
+    }
     this.maxFrame = limitOf(limits, 'maxFrame')
     this.maxOutbuf = limitOf(limits, 'maxOutbuf')
     const f = w.psw_framer_new(this.maxFrame, this.maxOutbuf)
@@ -274,6 +283,8 @@ class Framer {
       pos += rv
       // Values are made before any is handed out: a handler may run code
       // that calls back into the core.
+      const joined = count > 1 ? joinJson(this._frames, count) : null
+      let k = 0
       const i32 = core.i32
       for (let i = 0, r = this._frames >> 2; i < count; i++, r += FRAME_WORDS) {
         const flags = i32[r]
@@ -288,6 +299,7 @@ class Framer {
         let value
         if (type === BINARY) value = copyOut(at, at + n, allocValue)
         else if (type === STRING) value = text(at, at + n)
+        else if (joined !== null && core.u8[joinAt + JOIN_BYTES + i] === 1) value = joined[k++]
         else {
           try {
             value = JSON.parse(text(at, at + n))
@@ -331,6 +343,20 @@ class Framer {
     this._taken()
     this._in = 0
     this._inSize = 0
+  }
+}
+
+// The values of the JSON bodies of a batch that ps_json_join put into one
+// array (marked after the array), or null: none were, or the array does not
+// parse (then each body is parsed alone, and the bad one is found).
+const JOIN_BYTES = BATCH * (JOIN_MAX + 1) + 2
+function joinJson (frames, count) {
+  const n = w.ps_json_join(frames, count, JOIN_MAX, joinAt, joinAt + JOIN_BYTES)
+  if (n === 0) return null
+  try {
+    return JSON.parse(text(joinAt, joinAt + n))
+  } catch (err) {
+    return null
   }
 }
 

@@ -10,7 +10,7 @@ const path = require('node:path')
 const { execFileSync, spawnSync } = require('node:child_process')
 
 const root = path.join(__dirname, '..')
-const tests = ['main', 'helpers', 'pair', 'test_codec', 'test_framer', 'test_table', 'test_session', 'test_pair', 'test_failmalloc']
+const tests = ['main', 'helpers', 'pair', 'test_codec', 'test_framer', 'test_json', 'test_table', 'test_session', 'test_pair', 'test_failmalloc']
   .map((f) => path.join(root, 'test', 'c', f + '.c'))
 
 // [file, the check as written, what the mutant has instead, which occurrence]
@@ -48,6 +48,13 @@ const mutants = [
   ['ps_session.c', 'if (s->state & PS_STATE_CLOSING) return PS_ERR_CLOSING;', '', 0],
   ['ps_session.c', 'if (s->state & PS_STATE_CLOSING) return PS_ERR_CLOSING;', '', 1],
   ['ps_session.c', 'if (s->fatal) return s->fatal;\n  if (in == NULL', 'if (in == NULL'],
+  ['ps_json.c', 'if (depth == 0) return 0;\n        depth--;', 'depth--;'],
+  ['ps_json.c', "case ',':\n        if (depth == 0) return 0;", "case ',':"],
+  ['ps_json.c', 'return !blank && !in_string && depth == 0;', 'return !blank && depth == 0;'],
+  ['ps_json.c', 'return !blank && !in_string && depth == 0;', 'return !in_string && depth == 0;'],
+  ['ps_json.c', 'else if (c == \'\\\\\')\n        escaped = 1;', ''],
+  ['ps_json.c', 'fr->len > max_body ||', ''],
+  ['ps_json.c', 'if (bodies < 2) {', 'if (bodies < 1) {'],
   ['ps_table.c', 'if (((j - home) & mask) >= ((j - i) & mask)) {', 'if (1) {']
 ]
 

@@ -868,3 +868,41 @@ test('encode: bodies beside count against maxOutbuf until taken', () => {
   assert.equal(framer.take().length, 9 + 40000)
   framer.free()
 })
+
+// A JSON frame of |text| (not checked) for request |req|.
+function jsonFrame (text, req) {
+  const body = Buffer.from(text)
+  const header = Buffer.alloc(9)
+  header[0] = 2
+  header.writeUInt32BE(body.length, 1)
+  header.writeInt32BE(req, 5)
+  return Buffer.concat([header, body])
+}
+
+test('decode: JSON bodies of a chunk are parsed together, but each must be valid JSON alone, as the reference requires', async () => {
+  // bodies that are not JSON alone, though some would be inside one array
+  // with their neighbours: [1 + 2] makes [[1,2]], "a" , "b" makes two
+  const bad = [['[1', '2]'], ['1,2'], ['"a" , "b"'], ['{"x":1', '}'], ['1 2'], [' '], ['[}'], ['"\\"', '"']]
+  const good = Array.from({ length: 20 }, (_, i) => ({ req: i + 1, stream: false, end: false, value: i % 2 ? { i, s: 'x,]}"' } : [i, null, 'a\\"b'] }))
+  const goodBytes = await refEncode(good)
+  for (const texts of bad) {
+    const bytes = Buffer.concat([goodBytes, ...texts.map((t, i) => jsonFrame(t, 100 + i)), goodBytes])
+    const { items: refPackets, end: refEnd } = await run(pull.values([bytes]), ref.decode())
+    assert.ok(refEnd instanceof SyntaxError, `the reference refuses ${texts.join(' + ')}`)
+    const refItems = refPackets.map(({ req, stream, end, value }) => ({ req, stream, end, value }))
+    assert.equal(refItems.length, good.length)
+    for (const chunks of [[bytes], fixedChunks(bytes, 7)]) {
+      const { items, end } = await run(pull.values(chunks), codec.decode())
+      assert.deepEqual(items, refItems, `${texts.join(' + ')}: the good packets before it`)
+      assertCoreError(end, E.ERR_BAD_BODY)
+    }
+  }
+  // a body at the size where joining stops, and over it, among small ones
+  const sizes = [1000, 1022, 1024, 1025, 5000]
+  const mixed = sizes.flatMap((size, i) => [
+    { req: i + 1, stream: false, end: false, value: 'x'.repeat(size - 2) }, // a JSON string of |size| bytes ...
+    { req: -(i + 1), stream: false, end: false, value: { size } }
+  ]).map((p) => ({ ...p, value: typeof p.value === 'string' ? { s: p.value } : p.value }))
+  const mixedBytes = await refEncode(mixed)
+  assert.deepEqual(codec.decodePackets(mixedBytes), (await run(pull.values([mixedBytes]), ref.decode())).items.map(({ req, stream, end, value }) => ({ req, stream, end, value })))
+})

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "../../c/ps.h"
+#include "../../c/ps_json.h"
 
 #define MAX_KNOWN 64
 #define CHECK(c)                \
@@ -246,6 +247,15 @@ static void fuzz_framer(const uint8_t *data, size_t size) {
                           &count);
       if (rv < 0) break;
       CHECK(count <= batch && (uint32_t)rv <= len - used);
+      {
+        static uint8_t joined_out[4 * 257 + 2];
+        uint8_t joined[4];
+        uint32_t jn = ps_json_join(frames, count, 256, joined_out, joined);
+        CHECK(jn <= sizeof joined_out);
+        if (jn) CHECK(joined_out[0] == '[' && joined_out[jn - 1] == ']');
+        for (i = 0; i < count; i++)
+          if (joined[i]) CHECK(frames[i].type == PS_TYPE_JSON);
+      }
       for (i = 0; i < count; i++) {
         CHECK(frames[i].len <= lim.max_frame && frames[i].type < 3);
         if (frames[i].len) CHECK(frames[i].data[frames[i].len - 1] || 1);

@@ -5,6 +5,7 @@
 
 void suite_codec(void);
 void suite_framer(void);
+void suite_json(void);
 void suite_table(void);
 void suite_session(void);
 void suite_pair(void);
@@ -13,6 +14,7 @@ void suite_failmalloc(void);
 int main(void) {
   suite_codec();
   suite_framer();
+  suite_json();
   suite_table();
   suite_session();
   suite_pair();
