@@ -2,47 +2,47 @@
 
 #include <string.h>
 
+/* What a byte is outside strings, for ps_json_self_contained. */
+enum { OTHER = 0, SPACE, QUOTE, OPEN, CLOSE, COMMA };
+static const uint8_t byte_class[256] = {
+    [' '] = SPACE, ['\t'] = SPACE, ['\n'] = SPACE, ['\r'] = SPACE,
+    ['"'] = QUOTE, ['['] = OPEN,   ['{'] = OPEN,   [']'] = CLOSE,
+    ['}'] = CLOSE, [','] = COMMA};
+
 int ps_json_self_contained(const uint8_t *p, uint32_t len) {
-  uint32_t i, depth = 0;
-  int in_string = 0, escaped = 0, blank = 1;
-  for (i = 0; i < len; i++) {
-    uint8_t c = p[i];
-    if (in_string) {
-      if (escaped)
-        escaped = 0;
-      else if (c == '\\')
-        escaped = 1;
-      else if (c == '"')
-        in_string = 0;
-      continue;
-    }
-    switch (c) {
-      case ' ':
-      case '\t':
-      case '\n':
-      case '\r':
-        continue;
-      case '"':
-        in_string = 1;
+  uint32_t i = 0, depth = 0;
+  int blank = 1;
+  while (i < len) {
+    switch (byte_class[p[i++]]) {
+      case SPACE:
         break;
-      case '[':
-      case '{':
+      case QUOTE: /* to the closing quote, over escapes */
+        for (;;) {
+          uint8_t c;
+          if (i >= len) return 0;
+          c = p[i++];
+          if (c == '"') break;
+          if (c == '\\') i++;
+        }
+        blank = 0;
+        break;
+      case OPEN:
         depth++;
+        blank = 0;
         break;
-      case ']':
-      case '}':
+      case CLOSE:
         if (depth == 0) return 0;
         depth--;
         break;
-      case ',':
+      case COMMA:
         if (depth == 0) return 0;
         break;
       default:
+        blank = 0;
         break;
     }
-    blank = 0;
   }
-  return !blank && !in_string && depth == 0;
+  return !blank && depth == 0;
 }
 
 uint32_t ps_json_join(const ps_frame *frames, uint32_t count, uint32_t max_body,
