@@ -27,6 +27,7 @@ const { GOODBYE } = Framer
 // framer instead of queueing them upstream, and a reader that does not keep
 // up still holds the source back (and the framer never meets maxOutbuf).
 const CHUNK = 1024 * 1024
+const NONE = [] // nothing taken (never written to)
 
 // Through-stream: packets (and 'GOODBYE') in, framed bytes out.
 function encode (limits) {
@@ -54,7 +55,7 @@ function encode (limits) {
     function deliver () {
       if (!waiting) return
       if (outAt === out.length) {
-        out = framer.takeChunks() || []
+        out = framer.takeChunks() || NONE
         outAt = 0
       }
       if (outAt < out.length) {
