@@ -136,3 +136,20 @@ test('harness: a route and a ws WebSocketServer on the same port, from a page', 
   })
   assert.deepEqual(await h.runPage('/ws-echo.html'), ['ping', [1, 2, 3]])
 })
+
+test('browser: the codec with Uint8Array and TextDecoder: large bodies passed beside as given, small JSON bodies parsed together but each checked alone', async () => {
+  const r = await h.runPage('codec.html')
+  assert.deepEqual(r, {
+    bufferGlobal: 'undefined',
+    chunks: 3, // framed bytes, the 64 KiB body as given, framed bytes
+    bigPassedAsGiven: true,
+    sameBytes: true,
+    decoded: 44,
+    jsonValues: true,
+    bigBack: true,
+    rest: ['a string', true, 'GOODBYE'],
+    badGood: 5,
+    badError: r.badError
+  })
+  assert.match(r.badError, /body/i)
+})
