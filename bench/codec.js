@@ -91,6 +91,36 @@ const decode = `function (impl, n) {
   })
 }`
 
+// What decoding small JSON costs at the least through these streams: one
+// JSON.parse per 64 bodies (their array text made in advance), a packet
+// object each and pull-stream's drain, no framing at all. Any decoder that
+// builds its values with JSON.parse sits above this.
+const jsonFloor = `function (impl, n) {
+  const pull = impl.pull
+  const text = impl.text
+  let count = 0
+  function decode (read) {
+    const queue = []
+    let head = 0
+    return function next (abort, cb) {
+      if (head < queue.length) {
+        const p = queue[head++]
+        if (head === queue.length) { queue.length = 0; head = 0 }
+        return cb(null, p)
+      }
+      read(abort, function (end) {
+        if (end) return cb(end)
+        const values = JSON.parse(text)
+        for (let i = 0; i < values.length; i++) queue.push({ req: i + 1, stream: false, end: false, value: values[i] })
+        next(null, cb)
+      })
+    }
+  }
+  return new Promise(function (resolve) {
+    pull(pull.count(Math.ceil(n / 64) - 1), decode, pull.drain(function () { count++ }, function () { resolve(count) }))
+  })
+}`
+
 function reportRates (title, result, perPacket) {
   const names = Object.keys(result)
   const base = result[names[0]].median
@@ -125,7 +155,14 @@ async function main ({ quick = false } = {}) {
     }
     const contestants = codecs.map((c) => ({ name: c.name, impl: { pull, codec: c.codec, packets, chunks, bytes } }))
     reportRates(`codec encode: ${title}, ${perPacket} bytes a packet`, await interleave({ contestants, body: encode, n: nEncode, rounds }), perPacket)
-    reportRates(`codec decode: ${title}, from 64 KiB chunks`, await interleave({ contestants, body: decode, n: nDecode, rounds }), perPacket)
+    const decoded = await interleave({ contestants, body: decode, n: nDecode, rounds })
+    reportRates(`codec decode: ${title}, from 64 KiB chunks`, decoded, perPacket)
+    if (title.startsWith('small JSON')) {
+      const text = '[' + Array(64).fill(JSON.stringify(make(0).value)).join(',') + ']'
+      const floor = await interleave({ contestants: [{ name: 'floor', impl: { pull, text } }], body: jsonFloor, n: nDecode, rounds })
+      const base = decoded[codecs[0].name].median
+      console.log(`  ${'(JSON.parse floor, no framing)'.padEnd(28)} ${fmt(floor.floor.median).padStart(9)} packets/s ${' '.repeat(14)}  ${(floor.floor.median / base).toFixed(2)}x ${codecs[0].name}`)
+    }
   }
 }
 
