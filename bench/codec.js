@@ -13,7 +13,7 @@
 // the same bytes out, the same packets back.
 const assert = require('node:assert/strict')
 const pull = require('pull-stream')
-const { interleave, fmt } = require('./lib')
+const { interleave, fmt, spread } = require('./lib')
 
 const codecs = [
   { name: 'packet-stream-codec@1.2.0', codec: require('packet-stream-codec') },
@@ -134,7 +134,7 @@ function reportRates (title, result, perPacket) {
   for (const name of names) {
     const rate = result[name].median
     const ratio = name === names[0] ? '' : `  ${(rate / base).toFixed(2)}x ${names[0]}`
-    console.log(`  ${name.padEnd(28)} ${fmt(rate).padStart(9)} packets/s ${(rate * perPacket / 1e6).toFixed(1).padStart(8)} MB/s${ratio}`)
+    console.log(`  ${name.padEnd(28)} ${fmt(rate).padStart(9)} packets/s ${(rate * perPacket / 1e6).toFixed(1).padStart(8)} MB/s${(spread(result[name]).padEnd(6) + ratio).trimEnd()}`)
   }
 }
 

@@ -40,6 +40,15 @@ async function interleave ({ contestants, body, n, rounds = 7, warmup = 1 }) {
   return out
 }
 
+// How far the rounds of one contestant spread around their median: half
+// the range between the slowest and the fastest, in percent of the median.
+function spread (r) {
+  if (r.rates.length < 2) return ''
+  const lo = Math.min(...r.rates)
+  const hi = Math.max(...r.rates)
+  return `  ±${((hi - lo) / 2 / r.median * 100).toFixed(0)}%`
+}
+
 function fmt (rate) {
   if (rate >= 1e6) return (rate / 1e6).toFixed(2) + 'M'
   if (rate >= 1e3) return (rate / 1e3).toFixed(1) + 'k'
@@ -52,8 +61,8 @@ function report (title, unit, result, baseline) {
   console.log(`\n${title}`)
   for (const [name, r] of Object.entries(result)) {
     const ratio = name === baseline ? '' : `  ${(r.median / base).toFixed(2)}x ${baseline}`
-    console.log(`  ${name.padEnd(28)} ${fmt(r.median).padStart(9)} ${unit}/s${ratio}`)
+    console.log(`  ${name.padEnd(28)} ${fmt(r.median).padStart(9)} ${unit}/s${(spread(r).padEnd(6) + ratio).trimEnd()}`)
   }
 }
 
-module.exports = { interleave, report, median, fmt, compile }
+module.exports = { interleave, report, median, fmt, spread, compile }
