@@ -81,7 +81,6 @@ class Framer {
     this._f = f // 0 once freed
     this._besideFrom = opts && opts.passBodies ? BESIDE : Infinity
     this._pending = 0 // bytes framed and beside, not yet taken
-    this._framed = 0 // of which framed in the core
     this._beside = [] // bodies beside: [offset in the framed bytes, body, ...]
     this._frames = w.psw_malloc(BATCH * FRAME_WORDS * 4 + 4) // the batch, then its count
     this._in = 0 // input chunks are copied here
@@ -116,7 +115,6 @@ class Framer {
       const rv = w.ps_framer_goodbye(f)
       if (rv < 0) throw coreError(rv)
       this._pending += HEADER_SIZE
-      this._framed += HEADER_SIZE
       return
     }
     const flags = (msg.stream ? FLAG_STREAM : 0) | (msg.end ? FLAG_END : 0)
@@ -133,15 +131,14 @@ class Framer {
     }
     if (rv < 0) throw coreError(rv)
     this._pending += HEADER_SIZE + rv
-    this._framed += HEADER_SIZE + rv
   }
 
   _putBeside (flags, req, bytes) {
     const rv = w.ps_framer_header(this._f, flags, BINARY, req, bytes.length)
     if (rv < 0) throw coreError(rv)
-    this._framed += HEADER_SIZE
     this._pending += HEADER_SIZE + bytes.length
-    this._beside.push(this._framed, bytes)
+    // the body goes right after the bytes framed so far
+    this._beside.push(w.ps_framer_pending(this._f), bytes)
   }
 
   // _putString and _putBytes return the body's length, or an error code.
@@ -174,27 +171,18 @@ class Framer {
   // Node, with an ArrayBuffer of its own), or null when there is nothing.
   take () {
     if (!this._f || this._pending === 0) return null
-    const at = this._send()
-    const beside = this._beside
-    if (beside.length === 0) {
-      const bytes = copyOut(at, at + this._framed, allocFramed)
+    if (this._beside.length === 0) {
+      const n = w.ps_framer_send(this._f, core.scratch)
+      const at = core.i32[core.scratch >> 2]
       this._taken()
-      return bytes
+      return copyOut(at, at + n, allocFramed)
     }
     const out = hasBuffer ? allocFramed(this._pending) : new Uint8Array(this._pending)
-    let from = 0
     let to = 0
-    for (let i = 0; i < beside.length; i += 2) {
-      const cut = beside[i]
-      const body = beside[i + 1]
-      out.set(core.u8.subarray(at + from, at + cut), to)
-      to += cut - from
-      out.set(body, to)
-      to += body.length
-      from = cut
+    for (const chunk of this.takeChunks()) {
+      out.set(chunk, to)
+      to += chunk.length
     }
-    out.set(core.u8.subarray(at + from, at + this._framed), to)
-    this._taken()
     return out
   }
 
@@ -203,13 +191,10 @@ class Framer {
   // bodies beside as they were given. Null when there is nothing.
   takeChunks () {
     if (!this._f || this._pending === 0) return null
-    const at = this._send()
+    const n = w.ps_framer_send(this._f, core.scratch)
+    const at = core.i32[core.scratch >> 2]
+    const framed = copyOut(at, at + n, allocFramed)
     const beside = this._beside
-    const framed = copyOut(at, at + this._framed, allocFramed)
-    if (beside.length === 0) {
-      this._taken()
-      return [framed]
-    }
     const out = []
     let from = 0
     for (let i = 0; i < beside.length; i += 2) {
@@ -221,15 +206,8 @@ class Framer {
     return out
   }
 
-  // Takes the framed bytes from the core: their address (this._framed long).
-  _send () {
-    w.ps_framer_send(this._f, core.scratch)
-    return core.i32[core.scratch >> 2]
-  }
-
   _taken () {
     this._pending = 0
-    this._framed = 0
     this._beside.length = 0
   }
 

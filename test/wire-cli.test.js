@@ -9,6 +9,7 @@ const { execFileSync } = require('node:child_process')
 const path = require('node:path')
 const pull = require('pull-stream')
 const psc = require('packet-stream-codec')
+const { frames } = require('./helpers/refstack')
 
 const CLI = path.join(__dirname, '..', 'build', 'ps_cli')
 const GOODBYE = Buffer.alloc(9)
@@ -53,15 +54,6 @@ function theirDecode (bytes, chunkSizes) {
   })
 }
 
-function theirEncode (packets) {
-  const parts = []
-  for (const p of packets) {
-    const [head, body] = psc.encodePair(p)
-    parts.push(head)
-    if (body) parts.push(body)
-  }
-  return Buffer.concat(parts)
-}
 
 // Every kind of body and header the protocol has.
 const unicode = 'héllo wörld ✓ 🎉'
@@ -100,7 +92,7 @@ function asDecodedHere (p) {
 }
 
 test('bytes framed by packet-stream-codec decode here to the same packets, in any chunking', () => {
-  const bytes = Buffer.concat([theirEncode(packets), GOODBYE])
+  const bytes = Buffer.concat([frames(packets), GOODBYE])
   const expected = [...packets.map(asDecodedHere), 'goodbye']
   for (const chunk of [0, 1, 2, 3, 5, 8, 9, 10, 13, 64, 4096, 99999]) {
     assert.deepEqual(ourDecode(bytes, chunk), expected, `chunk ${chunk}`)
@@ -108,7 +100,7 @@ test('bytes framed by packet-stream-codec decode here to the same packets, in an
 })
 
 test('an end without a value carries JSON true, as the reference frames it', () => {
-  const bytes = theirEncode([{ req: 5, stream: true, end: true }])
+  const bytes = frames([{ req: 5, stream: true, end: true }])
   assert.deepEqual(ourDecode(bytes), [{ req: 5, stream: true, end: true, type: 2, body: strHex('true') }])
 })
 
@@ -137,7 +129,7 @@ function scriptFor () {
 
 test('bytes framed here decode in packet-stream-codec to the same packets, in any chunking', async () => {
   const bytes = ourEncode(scriptFor())
-  assert.deepEqual(bytes, Buffer.concat([theirEncode(packets), GOODBYE]), 'byte for byte')
+  assert.deepEqual(bytes, Buffer.concat([frames(packets), GOODBYE]), 'byte for byte')
   for (const sizes of [null, [1], [2, 7], [9], [10, 1, 100], [65536]]) {
     const msgs = await theirDecode(bytes, sizes)
     assert.equal(msgs.length, packets.length + 1)
