@@ -19,8 +19,6 @@ void ps_header_encode(uint8_t out[PS_HEADER_SIZE], uint32_t flags,
 int32_t ps_header_decode(const uint8_t in[PS_HEADER_SIZE], uint32_t *flags,
                          uint32_t *type, uint32_t *len, int32_t *req) {
   uint32_t r;
-  int i, zero = 1;
-  for (i = 0; i < PS_HEADER_SIZE; i++) zero &= in[i] == 0;
   *flags = in[0] & (PS_FLAG_STREAM | PS_FLAG_END);
   *type = in[0] & 3u;
   *len = (uint32_t)in[1] << 24 | (uint32_t)in[2] << 16 | (uint32_t)in[3] << 8 |
@@ -28,7 +26,7 @@ int32_t ps_header_decode(const uint8_t in[PS_HEADER_SIZE], uint32_t *flags,
   r = (uint32_t)in[5] << 24 | (uint32_t)in[6] << 16 | (uint32_t)in[7] << 8 |
       in[8];
   *req = (int32_t)r;
-  if (zero) return 0;
+  if (in[0] == 0 && *len == 0 && r == 0) return 0; /* all nine bytes zero */
   if (*type == 3) return PS_ERR_BAD_TYPE;
   return 1;
 }
@@ -123,6 +121,26 @@ int32_t ps_decoder_feed(ps_decoder *d, ps_alloc *a, uint32_t max_frame,
     }
   }
   return (int32_t)pos;
+}
+
+uint32_t ps_decoder_whole(ps_decoder *d, uint32_t max_frame, const uint8_t *in,
+                          uint32_t len, ps_frame *frames, uint32_t max,
+                          uint32_t *count) {
+  uint32_t pos = 0, n = 0;
+  if (d->state == PS_DEC_HEAD && d->head_len == 0) {
+    while (n < max && len - pos >= PS_HEADER_SIZE) {
+      ps_frame *fr = &frames[n];
+      if (ps_header_decode(in + pos, &fr->flags, &fr->type, &fr->len,
+                           &fr->req) <= 0 ||
+          fr->len > max_frame || fr->len > len - pos - PS_HEADER_SIZE)
+        break;
+      fr->data = in + pos + PS_HEADER_SIZE;
+      pos += PS_HEADER_SIZE + fr->len;
+      n++;
+    }
+  }
+  *count = n;
+  return pos;
 }
 
 /* ---- encoder ------------------------------------------------------------ */

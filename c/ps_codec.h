@@ -44,6 +44,18 @@ int32_t ps_decoder_feed(ps_decoder *d, ps_alloc *a, uint32_t max_frame,
                         const uint8_t *in, uint32_t len, int *got,
                         ps_frame *frame);
 
+/*
+ * ps_decoder_whole decodes, from a frame boundary, the frames that lie whole
+ * in |in|, up to |max| of them, into |frames| (their bodies point into |in|)
+ * and sets |*count|. It stops before anything that is not a whole, ordinary
+ * frame (a split one, the goodbye, a header in error), which is left to
+ * ps_decoder_feed. Returns the bytes consumed. The common case of a chunk
+ * of many small frames, without the state machine of ps_decoder_feed.
+ */
+uint32_t ps_decoder_whole(ps_decoder *d, uint32_t max_frame, const uint8_t *in,
+                          uint32_t len, ps_frame *frames, uint32_t max,
+                          uint32_t *count);
+
 /* ps_decoder_midframe returns 1 when part of a frame has been received. */
 int ps_decoder_midframe(const ps_decoder *d);
 

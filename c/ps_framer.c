@@ -101,10 +101,12 @@ uint32_t ps_framer_pending(const ps_framer *f) {
 
 int32_t ps_framer_recv(ps_framer *f, const uint8_t *in, uint32_t len,
                        ps_frame *frames, uint32_t max, uint32_t *count) {
-  uint32_t pos = 0, n = 0;
+  uint32_t pos, n;
   *count = 0;
   if (f->error) return f->error;
   if (max == 0 || (in == NULL && len != 0)) return PS_ERR_INVALID_ARGUMENT;
+  pos = ps_decoder_whole(&f->decoder, f->limits.max_frame, in, len, frames, max,
+                         &n);
   while (n < max && f->decoder.state != PS_DEC_GOODBYE) {
     int got;
     ps_frame *fr = &frames[n];

@@ -14,9 +14,11 @@
  * element of a JSON array: not blank, brackets balanced, strings closed, no
  * comma outside brackets and strings. Then, if the array made of such bodies
  * parses, each element is exactly one body, and each body alone is valid
- * JSON. Anything else returns 0 (the body is parsed alone).
+ * JSON. Anything else returns 0 (the body is parsed alone). It copies the
+ * bytes to |out| as it scans them (up to |len| bytes, whatever it returns):
+ * for small bodies one pass costs about what the scan alone does.
  */
-int ps_json_self_contained(const uint8_t *p, uint32_t len);
+int ps_json_self_contained(const uint8_t *p, uint32_t len, uint8_t *out);
 
 /*
  * ps_json_join writes the bodies of the JSON frames among |frames| that are

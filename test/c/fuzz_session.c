@@ -211,11 +211,51 @@ static uint32_t pick(input *in, const uint32_t *set, uint32_t n) {
 
 /*
  * The framer on the raw input, in chunks of a size the input picks and
- * batches of 1 to 4: every frame keeps to the limit, its body is readable,
- * and the frames framed again (those with an odd request number as a
- * header whose body is spliced in after the send) decode to the same
- * number of frames.
+ * batches of 1 to 4: the same frames as byte by byte, every frame keeps to the
+ * limit, its body is readable, and the frames framed again (those with an odd
+ * request number as a header whose body is spliced in after the send) decode to
+ * the same number of frames.
  */
+/* A digest of the frames |data| decodes to, in chunks of |chunk| and
+   batches of |batch|, and of the error that ends them, if one does. */
+static uint64_t digest(const uint8_t *data, size_t size, uint32_t chunk,
+                       uint32_t batch) {
+  uint64_t h = 1469598103934665603u;
+  ps_framer *f;
+  ps_frame frames[4];
+  uint32_t pos = 0, count, i, j;
+  int32_t rv = 0;
+  ps_limits lim;
+  ps_limits_default(&lim);
+  lim.max_frame = 256;
+  if (ps_framer_new(&f, &lim, NULL) != PS_OK) abort();
+#define MIX(x) (h = (h ^ (uint64_t)(x)) * 1099511628211u)
+  while (pos < size && rv >= 0) {
+    uint32_t len = size - pos < chunk ? (uint32_t)(size - pos) : chunk;
+    uint32_t used = 0;
+    while (used < len) {
+      rv = ps_framer_recv(f, data + pos + used, len - used, frames, batch,
+                          &count);
+      if (rv < 0) break;
+      for (i = 0; i < count; i++) {
+        MIX(frames[i].flags);
+        MIX(frames[i].type);
+        MIX(frames[i].req);
+        MIX(frames[i].len);
+        for (j = 0; j < frames[i].len; j++) MIX(frames[i].data[j]);
+      }
+      used += (uint32_t)rv;
+      if (rv == 0 && count == 0) break;
+    }
+    pos += len;
+  }
+  MIX(rv < 0 ? rv : 0);
+  MIX(ps_framer_midframe(f));
+#undef MIX
+  ps_framer_del(f);
+  return h;
+}
+
 #define MAX_BESIDE 64
 static uint8_t beside_body[MAX_BESIDE][256];
 static uint32_t beside_at[MAX_BESIDE], beside_len[MAX_BESIDE];
@@ -230,8 +270,14 @@ static void fuzz_framer(const uint8_t *data, size_t size) {
   uint8_t *wire;
   int32_t rv, n, put;
   if (size < 2) return;
-  chunk = (uint32_t)data[0] % 32 + 1;
+  /* small chunks for frames split every way, large ones for whole frames
+     over the limit */
+  chunk = data[0] & 0x80 ? ((uint32_t)data[0] - 0x7f) * 64
+                         : (uint32_t)data[0] % 32 + 1;
   batch = (uint32_t)data[1] % 4 + 1;
+  /* whole frames of a chunk take a path of their own: the same frames as
+     byte by byte, where none is ever whole */
+  CHECK(digest(data, size, chunk, batch) == digest(data, size, 1, 1));
   ps_limits_default(&lim);
   lim.max_frame = 256;
   if (ps_framer_new(&f, &lim, NULL) != PS_OK) return;

@@ -61,6 +61,10 @@ static void goodbye_only_all_zero(void) {
     CHECK_INT(ps_header_decode(h, &flags, &type, &len, &req), 1);
     CHECK_INT(len, 0);
   }
+  /* bits of the first byte that mean nothing still make it a packet */
+  memset(h, 0, sizeof h);
+  h[0] = 0x10;
+  CHECK_INT(ps_header_decode(h, &flags, &type, &len, &req), 1);
 }
 
 static void type3_rejected(void) {

@@ -118,13 +118,24 @@ static void error_after_good_frames(void) {
   CHECK_INT(count, 0);
   CHECK_INT(ps_framer_recv(f, buf, n, fr, 4, &count), PS_ERR_BAD_TYPE);
   ps_framer_del(f);
-  /* a header announcing more than max_frame is refused from the header */
+  /* a header announcing more than max_frame is refused from the header,
+     alone and after good frames */
   f = new_framer(16, 0);
   n = put_frame(buf, 0, PS_TYPE_BINARY, 1, NULL, 0);
   buf[1] = 0x7f; /* length 0x7f000000 */
   CHECK_INT(ps_framer_recv(f, buf, n, fr, 4, &count),
             PS_ERR_PEER_FRAME_TOO_LARGE);
   CHECK(ps_framer_memory(f) < 256);
+  ps_framer_del(f);
+  f = new_framer(16, 0);
+  n = put_text(buf, 0, PS_TYPE_STRING, 1, "ok");
+  n += put_text(buf + n, 0, PS_TYPE_STRING, 2, "0123456789abcdef"); /* 16 */
+  n += put_text(buf + n, 0, PS_TYPE_STRING, 3, "0123456789abcdefg");
+  CHECK_INT(ps_framer_recv(f, buf, n, fr, 4, &count), 11 + 25);
+  CHECK_INT(count, 2);
+  CHECK_INT(fr[1].len, 16);
+  CHECK_INT(ps_framer_recv(f, buf + 36, n - 36, fr, 4, &count),
+            PS_ERR_PEER_FRAME_TOO_LARGE);
   ps_framer_del(f);
 }
 

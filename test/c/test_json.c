@@ -3,8 +3,18 @@
 #include "../../c/ps_json.h"
 #include "test.h"
 
+/* whether |s| is taken; a body that is taken is copied whole */
 static int contained(const char *s) {
-  return ps_json_self_contained((const uint8_t *)s, (uint32_t)strlen(s));
+  uint8_t out[32];
+  uint32_t len = (uint32_t)strlen(s);
+  int yes;
+  memset(out, 0xee, sizeof out);
+  yes = ps_json_self_contained((const uint8_t *)s, len, out);
+  if (yes) {
+    CHECK_MEM(out, s, len);
+    CHECK_INT(out[len], 0xee);
+  }
+  return yes;
 }
 
 static void self_contained(void) {
