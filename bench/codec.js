@@ -10,9 +10,12 @@
 // Buffers (any chunking) to packets. To add one, add an entry to |codecs|:
 //   { name: 'packet-stream-wasm', codec: require('..').codec }
 // Each is first checked against the reference on a sample of every case:
-// the same bytes out, the same packets back.
+// the same bytes out, the same packets back. Then the encoders again, their
+// output written to a TCP socket on loopback: through a pull.drain a chunk
+// costs nothing, through a socket each one is a write.
 const assert = require('node:assert/strict')
 const pull = require('pull-stream')
+const toPull = require('stream-to-pull-stream')
 const { interleave, fmt, spread } = require('./lib')
 
 const codecs = [
@@ -127,6 +130,57 @@ function jsonFloor (value, packetBytes) {
   }
 }
 
+// The encoder's output written to a TCP socket on loopback (stream-to-pull-
+// stream, as muxrpc's users connect it), timed until the other end has read
+// every byte: what the chunking of the output costs once it meets a socket.
+// impl: { pull, codec, packets, bytes, toPull, connect () -> Promise<socket>,
+// received (socket) -> Promise<bytes the server read> }
+const encodeToSocket = `async function (impl, n) {
+  const pull = impl.pull
+  const socket = await impl.connect()
+  const received = impl.received(socket)
+  await new Promise(function (resolve, reject) {
+    pull(pull.values(impl.packets), impl.codec.encode(), impl.toPull.sink(socket, function (err) { if (err) reject(err); else resolve() }))
+  })
+  const bytes = await received
+  if (bytes !== impl.bytes) throw new Error('the server read ' + bytes + ' bytes, expected ' + impl.bytes)
+  return n
+}`
+
+// A server on loopback that reads everything each connection sends; the
+// client's socket learns how much was read when the connection closes.
+async function sink () {
+  const net = require('node:net')
+  const counts = new Map() // the client's port -> bytes read
+  const server = net.createServer((s) => {
+    let got = 0
+    s.on('data', (d) => { got += d.length })
+    s.on('end', () => { counts.set(s.remotePort, got); s.end() })
+    s.on('error', () => {})
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    connect: () => new Promise((resolve, reject) => {
+      const c = net.connect(server.address().port, '127.0.0.1', () => resolve(c))
+      c.on('error', reject)
+    }),
+    received: (socket) => new Promise((resolve) => {
+      const port = socket.localPort
+      socket.on('close', () => {
+        resolve(counts.get(port))
+        counts.delete(port)
+      })
+    }),
+    close: () => server.close()
+  }
+}
+
+const socketCases = [
+  ['small JSON, requests: {x:1,y:"abc"}', cases[0][1], 200000],
+  ['1 KiB Buffers, stream data', cases[2][1], 100000],
+  ['64 KiB Buffers, stream data', cases[3][1], 3000]
+]
+
 function reportRates (title, result, perPacket) {
   const names = Object.keys(result)
   const base = result[names[0]].median
@@ -163,6 +217,18 @@ async function main ({ quick = false } = {}) {
     reportRates(`codec encode: ${title}, ${perPacket} bytes a packet`, await interleave({ contestants, body: encode, n: nEncode, rounds }), perPacket)
     const floor = title.startsWith('small JSON') ? [{ name: 'floor: JSON.parse alone', impl: { pull, codec: jsonFloor(make(0).value, perPacket), chunks, bytes } }] : []
     reportRates(`codec decode: ${title}, from 64 KiB chunks`, await interleave({ contestants: contestants.concat(floor), body: decode, n: nDecode, rounds }), perPacket)
+  }
+  const server = await sink()
+  try {
+    for (const [title, make, count] of socketCases) {
+      const n = Math.max(1, Math.round(count * (quick ? 0.2 : 1)))
+      const packets = Array.from({ length: n }, (_, i) => make(i))
+      const bytes = encodeBuffers(reference, packets).reduce((sum, b) => sum + b.length, 0)
+      const contestants = codecs.map((c) => ({ name: c.name, impl: { pull, codec: c.codec, packets, bytes, toPull, ...server } }))
+      reportRates(`codec encode into a TCP socket on loopback: ${title}, ${bytes / n} bytes a packet`, await interleave({ contestants, body: encodeToSocket, n, rounds }), bytes / n)
+    }
+  } finally {
+    server.close()
   }
 }
 
