@@ -28,7 +28,21 @@ function recv (bytes, chunk) {
   return out
 }
 
+// one frame by hand: |first| is the whole first header byte
+function frame (first, req, bytes) {
+  const head = Buffer.alloc(9)
+  head[0] = first
+  head.writeUInt32BE(bytes.length, 1)
+  head.writeInt32BE(req, 5)
+  return [...head, ...bytes]
+}
+
 const seeds = {
+  // for the framer, which reads the input as frames, its first byte also
+  // picking chunks of 448 bytes (so these lie whole in one) and its second
+  // batches of one: frames up to the limit of 256, then one over it
+  'whole-frames': [...frame(0x86, 1, Buffer.from('hello')), ...frame(0x02, 3, Buffer.from('0123456789abcdef')),
+    ...frame(0x0e, 5, Buffer.from('{"x":[1,2]}')), ...frame(0x02, 7, Buffer.alloc(300, 'x'))],
   'messages-requests': [WIRE, OP.MESSAGE, 1, ...body('hello'), OP.REQUEST, 2, ...body('{"a":1}'),
     OP.REQUEST, 2, ...body('"fail"'), OP.EXCHANGE, 0, 0, OP.CLOSE, 0, OP.EXCHANGE, 0, 3],
   'substreams': [WIRE, OP.OPEN, 0, OP.OPEN, 0, OP.WRITE, 1, 0, ...body('abc'), OP.WRITE, 0, 1, ...body('x'),
