@@ -237,7 +237,7 @@ test('a connection reset: transport failed', { timeout: 20000 }, async () => {
   const { raw, rec } = await rawClient()
   const during = checkBoth()
   // let the server's first bytes arrive, so that the reset is a reset
-  await withTimeout((async () => { while (!raw.received().length) await sleep(1) })(), 5000, 'the server\'s ping')
+  await withTimeout(raw.untilReceived(1), 5000, 'the server\'s ping')
   raw.socket.resetAndDestroy()
   const err = await expectDestroyed(raw, rec, E.ERR_TRANSPORT, during)
   assert.equal(err.cause && err.cause.code, 'ECONNRESET')
@@ -392,11 +392,7 @@ test('a peer that stops reading for a while, within maxOutbuf, gets every byte i
     assert.equal(sess.ended, false)
     raw.socket.resume()
     const expected = frames(packets.map((p) => ({ ...p, req: -p.req })))
-    await withTimeout(new Promise((resolve) => {
-      const check = () => { if (raw.received().length >= expected.length) resolve() }
-      raw.socket.on('data', check)
-      check()
-    }), 15000, 'every response')
+    await withTimeout(raw.untilReceived(expected.length), 15000, 'every response')
     await withTimeout(drained, 5000, 'drained()')
     assert.equal(sess.writable, true)
     assert.ok(raw.received().equals(expected), 'the responses, byte for byte')

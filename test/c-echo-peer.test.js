@@ -281,11 +281,7 @@ test('a client that stops reading gets every byte once it reads again', { timeou
   await new Promise((resolve) => setTimeout(resolve, 300))
   raw.socket.resume()
   const expected = frames(packets.map((p) => ({ ...p, req: -p.req })))
-  await withTimeout(new Promise((resolve) => {
-    const check = () => { if (raw.received().length >= expected.length) resolve() }
-    raw.socket.on('data', check)
-    check()
-  }), T(30000), 'every response')
+  await withTimeout(raw.untilReceived(expected.length), T(30000), 'every response')
   assert.ok(raw.received().equals(expected), 'the responses, byte for byte')
   raw.socket.end(Buffer.alloc(9)) // goodbye
   await withTimeout(raw.closed, T(5000), 'the peer to close')

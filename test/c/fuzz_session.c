@@ -209,17 +209,15 @@ static uint32_t pick(input *in, const uint32_t *set, uint32_t n) {
   return set[b % n];
 }
 
-/*
- * The framer on the raw input, in chunks of a size the input picks and
- * batches of 1 to 4: the same frames as byte by byte, every frame keeps to the
- * limit, its body is readable, and the frames framed again (those with an odd
- * request number as a header whose body is spliced in after the send) decode to
- * the same number of frames.
- */
-/* A digest of the frames |data| decodes to, in chunks of |chunk| and
-   batches of |batch|, and of the error that ends them, if one does. */
-static uint64_t digest(const uint8_t *data, size_t size, uint32_t chunk,
-                       uint32_t batch) {
+/* What the framer fuzzing does with each batch of frames it decodes. */
+typedef void (*on_frames)(void *ctx, const ps_frame *frames, uint32_t count);
+
+/* Decodes |data| with a framer of max_frame 256, in chunks of |chunk| and
+   batches of |batch|, handing each batch to |fn| (if any). Returns a digest
+   of the frames, of the error that ends them, if one does, and of whether a
+   frame was left part-way. */
+static uint64_t decode_chunks(const uint8_t *data, size_t size, uint32_t chunk,
+                              uint32_t batch, on_frames fn, void *ctx) {
   uint64_t h = 1469598103934665603u;
   ps_framer *f;
   ps_frame frames[4];
@@ -236,14 +234,17 @@ static uint64_t digest(const uint8_t *data, size_t size, uint32_t chunk,
     while (used < len) {
       rv = ps_framer_recv(f, data + pos + used, len - used, frames, batch,
                           &count);
-      if (rv < 0) break;
+      if (rv < 0) break; /* the framer stays failed */
+      CHECK(count <= batch && (uint32_t)rv <= len - used);
       for (i = 0; i < count; i++) {
+        CHECK(frames[i].len <= lim.max_frame && frames[i].type < 3);
         MIX(frames[i].flags);
         MIX(frames[i].type);
         MIX(frames[i].req);
         MIX(frames[i].len);
         for (j = 0; j < frames[i].len; j++) MIX(frames[i].data[j]);
       }
+      if (fn) fn(ctx, frames, count);
       used += (uint32_t)rv;
       if (rv == 0 && count == 0) break;
     }
@@ -256,92 +257,85 @@ static uint64_t digest(const uint8_t *data, size_t size, uint32_t chunk,
   return h;
 }
 
+/* The frames decoded, framed again: those with an odd request number as a
+   header whose body is spliced in after the send. */
 #define MAX_BESIDE 64
-static uint8_t beside_body[MAX_BESIDE][256];
-static uint32_t beside_at[MAX_BESIDE], beside_len[MAX_BESIDE];
+typedef struct reframer {
+  ps_framer *g;
+  uint32_t total; /* frames framed again */
+  uint32_t nb;    /* of them, bodies beside */
+  uint8_t body[MAX_BESIDE][256];
+  uint32_t at[MAX_BESIDE], len[MAX_BESIDE];
+} reframer;
+static reframer rf;
 
+static void reframe(void *ctx, const ps_frame *frames, uint32_t count) {
+  reframer *r = ctx;
+  static uint8_t joined_out[4 * 257 + 2];
+  uint8_t joined[4];
+  uint32_t i, jn = ps_json_join(frames, count, 256, joined_out, joined);
+  int32_t put;
+  CHECK(jn <= sizeof joined_out);
+  if (jn) CHECK(joined_out[0] == '[' && joined_out[jn - 1] == ']');
+  for (i = 0; i < count; i++)
+    if (joined[i]) CHECK(frames[i].type == PS_TYPE_JSON);
+  for (i = 0; i < count; i++) {
+    if (frames[i].len) CHECK(frames[i].data[frames[i].len - 1] || 1);
+    if (frames[i].len == 0 && frames[i].data == NULL) continue;
+    if ((frames[i].req & 1) && r->nb < MAX_BESIDE) {
+      put = ps_framer_header(r->g, frames[i].flags, frames[i].type,
+                             frames[i].req, frames[i].len);
+      if (put == PS_OK) {
+        r->at[r->nb] = ps_framer_pending(r->g);
+        r->len[r->nb] = frames[i].len;
+        if (frames[i].len)
+          memcpy(r->body[r->nb], frames[i].data, frames[i].len);
+        r->nb++;
+      }
+    } else {
+      put = ps_framer_put(r->g, frames[i].flags, frames[i].type, frames[i].req,
+                          frames[i].data, frames[i].len);
+    }
+    CHECK(put == PS_OK || put == PS_ERR_GOODBYE_COLLISION);
+    if (put == PS_OK) r->total++;
+  }
+}
+
+/*
+ * The framer on the raw input, in chunks of a size the input picks and
+ * batches of 1 to 4: the same frames as byte by byte (where none is ever
+ * whole, so none takes the path of whole frames), every frame keeps to the
+ * limit, its body is readable, and the frames framed again decode to the same
+ * number of frames.
+ */
 static void fuzz_framer(const uint8_t *data, size_t size) {
-  ps_limits lim;
-  ps_framer *f, *g;
+  ps_framer *f;
   ps_frame frames[4];
-  uint32_t chunk, batch, pos = 0, count, total = 0, again = 0, i, nb = 0;
-  uint32_t spliced = 0, from = 0;
+  uint32_t chunk, batch, count, again = 0, i, spliced = 0, from = 0;
   const uint8_t *out;
   uint8_t *wire;
-  int32_t rv, n, put;
+  int32_t rv, n;
   if (size < 2) return;
   /* small chunks for frames split every way, large ones for whole frames
      over the limit */
   chunk = data[0] & 0x80 ? ((uint32_t)data[0] - 0x7f) * 64
                          : (uint32_t)data[0] % 32 + 1;
   batch = (uint32_t)data[1] % 4 + 1;
-  /* whole frames of a chunk take a path of their own: the same frames as
-     byte by byte, where none is ever whole */
-  CHECK(digest(data, size, chunk, batch) == digest(data, size, 1, 1));
-  ps_limits_default(&lim);
-  lim.max_frame = 256;
-  if (ps_framer_new(&f, &lim, NULL) != PS_OK) return;
-  if (ps_framer_new(&g, NULL, NULL) != PS_OK) {
-    ps_framer_del(f);
-    return;
-  }
-  while (pos < size) {
-    uint32_t len = size - pos < chunk ? (uint32_t)(size - pos) : chunk;
-    uint32_t used = 0;
-    while (used < len) {
-      rv = ps_framer_recv(f, data + pos + used, len - used, frames, batch,
-                          &count);
-      if (rv < 0) break;
-      CHECK(count <= batch && (uint32_t)rv <= len - used);
-      {
-        static uint8_t joined_out[4 * 257 + 2];
-        uint8_t joined[4];
-        uint32_t jn = ps_json_join(frames, count, 256, joined_out, joined);
-        CHECK(jn <= sizeof joined_out);
-        if (jn) CHECK(joined_out[0] == '[' && joined_out[jn - 1] == ']');
-        for (i = 0; i < count; i++)
-          if (joined[i]) CHECK(frames[i].type == PS_TYPE_JSON);
-      }
-      for (i = 0; i < count; i++) {
-        CHECK(frames[i].len <= lim.max_frame && frames[i].type < 3);
-        if (frames[i].len) CHECK(frames[i].data[frames[i].len - 1] || 1);
-        if (frames[i].len == 0 && frames[i].data == NULL) continue;
-        if ((frames[i].req & 1) && nb < MAX_BESIDE) {
-          put = ps_framer_header(g, frames[i].flags, frames[i].type,
-                                 frames[i].req, frames[i].len);
-          if (put == PS_OK) {
-            beside_at[nb] = ps_framer_pending(g);
-            beside_len[nb] = frames[i].len;
-            if (frames[i].len)
-              memcpy(beside_body[nb], frames[i].data, frames[i].len);
-            nb++;
-          }
-        } else {
-          put = ps_framer_put(g, frames[i].flags, frames[i].type, frames[i].req,
-                              frames[i].data, frames[i].len);
-        }
-        CHECK(put == PS_OK || put == PS_ERR_GOODBYE_COLLISION);
-        if (put == PS_OK) total++;
-      }
-      used += (uint32_t)rv;
-      if (rv == 0 && count == 0) break;
-    }
-    if (used < len) break; /* an error: the framer stays failed */
-    pos += len;
-  }
-  n = ps_framer_send(g, &out);
-  ps_framer_del(f);
-  for (i = 0; i < nb; i++) spliced += beside_len[i];
+  rf.total = rf.nb = 0;
+  if (ps_framer_new(&rf.g, NULL, NULL) != PS_OK) return;
+  CHECK(decode_chunks(data, size, chunk, batch, reframe, &rf) ==
+        decode_chunks(data, size, 1, 1, NULL, NULL));
+  n = ps_framer_send(rf.g, &out);
+  for (i = 0; i < rf.nb; i++) spliced += rf.len[i];
   wire = malloc((size_t)n + spliced + 1);
   if (wire == NULL) abort();
   spliced = 0;
-  for (i = 0; i < nb; i++) {
-    if (beside_at[i] > from)
-      memcpy(wire + spliced, out + from, beside_at[i] - from);
-    spliced += beside_at[i] - from;
-    if (beside_len[i]) memcpy(wire + spliced, beside_body[i], beside_len[i]);
-    spliced += beside_len[i];
-    from = beside_at[i];
+  for (i = 0; i < rf.nb; i++) {
+    if (rf.at[i] > from) memcpy(wire + spliced, out + from, rf.at[i] - from);
+    spliced += rf.at[i] - from;
+    if (rf.len[i]) memcpy(wire + spliced, rf.body[i], rf.len[i]);
+    spliced += rf.len[i];
+    from = rf.at[i];
   }
   if ((uint32_t)n > from)
     memcpy(wire + spliced, out + from, (uint32_t)n - from);
@@ -355,12 +349,12 @@ static void fuzz_framer(const uint8_t *data, size_t size) {
       at += (uint32_t)rv;
       if (rv == 0) break;
     }
-    CHECK(again == total);
+    CHECK(again == rf.total);
     CHECK(ps_framer_midframe(f) == 0);
     ps_framer_del(f);
   }
   free(wire);
-  ps_framer_del(g);
+  ps_framer_del(rf.g);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -187,9 +187,20 @@ async function connectRaw (port, opts = {}) {
   socket.on('error', () => {})
   const closed = closeOf(socket)
   const chunks = []
-  socket.on('data', (d) => chunks.push(d))
+  let bytes = 0
+  socket.on('data', (d) => { chunks.push(d); bytes += d.length })
   await withTimeout(once(socket, 'connect'), 5000 * (opts.slow || 1), 'connect')
-  return { socket, closed, received: () => Buffer.concat(chunks) }
+  // untilReceived(n) resolves once n bytes have come
+  const untilReceived = (n) => new Promise((resolve) => {
+    const check = () => {
+      if (bytes < n) return
+      socket.off('data', check)
+      resolve()
+    }
+    socket.on('data', check)
+    check()
+  })
+  return { socket, closed, received: () => Buffer.concat(chunks), untilReceived }
 }
 
 // Packets framed by packet-stream-codec.
