@@ -40,4 +40,14 @@ const later = (() => {
   return (fn) => { setTimeout(fn, 0) }
 })()
 
-module.exports = { flat, closedread, debug, later }
+// Reports an error that has no caller to go to (a handler that threw while
+// a transport handed over its input) without throwing it: reportError where
+// there is one (browsers, workers), a process warning in Node.
+function report (err) {
+  if (typeof globalThis.reportError === 'function') globalThis.reportError(err)
+  else if (typeof process === 'object' && typeof process.emitWarning === 'function') {
+    process.emitWarning(err instanceof Error ? err : String(err))
+  } else console.error(err)
+}
+
+module.exports = { flat, closedread, debug, later, report }

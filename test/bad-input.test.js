@@ -59,6 +59,7 @@ function serve (socket) {
     limits: LIMITS,
     request (value, cb) {
       if (value === 'hold') return
+      if (value === 'throw') throw new Error('the handler failed on purpose')
       rec.maxPending = Math.max(rec.maxPending, rec.ps.pendingBytes)
       rec.answered++
       cb(null, value)
@@ -156,16 +157,19 @@ async function rawClient () {
   return { raw, rec }
 }
 
-// The server's session ended with |code| (or one of |code|), everything
-// pending heard that error once, the socket is closed, good clients are
-// served.
+// The server's session ended with |code| (or one of |code|, or an error
+// that the function |code| accepts), everything pending heard that error
+// once, the socket is closed, good clients are served.
 async function expectDestroyed (raw, rec, code, during) {
   const err = await withTimeout(rec.closed, 5000, 'the server session to end')
   assert.ok(err instanceof Error, 'an Error')
-  const codes = [].concat(code)
-  assert.ok(codes.includes(err.code), `code ${err.code} is one of ${codes}`)
-  if (err.code === E.ERR_TRANSPORT) assert.match(err.message, new RegExp(`^${C.messages[E.ERR_TRANSPORT]}: `))
-  else assert.equal(err.message, C.messages[err.code])
+  if (typeof code === 'function') code(err)
+  else {
+    const codes = [].concat(code)
+    assert.ok(codes.includes(err.code), `code ${err.code} is one of ${codes}`)
+    if (err.code === E.ERR_TRANSPORT) assert.match(err.message, new RegExp(`^${C.messages[E.ERR_TRANSPORT]}: `))
+    else assert.equal(err.message, C.messages[err.code])
+  }
   assert.equal(rec.ps.ended, err, 'ps.ended is the error')
   await sleep(20) // time for anything to be heard twice
   assert.deepEqual(rec.closes, [err], 'opts.close heard it once')
@@ -258,6 +262,28 @@ test('a peer over limits.maxStreams', { timeout: 20000 }, async () => {
   raw.socket.write(frames(opens))
   await expectDestroyed(raw, rec, E.ERR_PEER_STREAM_LIMIT, during)
   assert.equal(rec.opened, LIMITS.maxStreams)
+})
+
+test('a request handler that throws: the session is destroyed with an error that says so, the throw is reported, the server goes on', { timeout: 20000 }, async () => {
+  const { raw, rec } = await rawClient()
+  const during = checkBoth()
+  const warned = new Promise((resolve) => process.once('warning', resolve))
+  raw.socket.write(frames([
+    { req: 1, stream: false, end: false, value: 'before' },
+    { req: 2, stream: false, end: false, value: 'throw' },
+    { req: 3, stream: false, end: false, value: 'after' }
+  ]))
+  const err = await expectDestroyed(raw, rec, (err) => {
+    assert.equal(err.message, 'packet-stream-wasm: a handler threw, the session is destroyed: the handler failed on purpose')
+    assert.equal(err.cause.message, 'the handler failed on purpose')
+    assert.equal(err.code, undefined, 'not a protocol error')
+  }, during)
+  assert.equal(await withTimeout(warned, 5000, 'the warning'), err.cause)
+  // what was answered before the throw still left; nothing after it was
+  // decoded, and the socket was ended, not cut (no goodbye: an error)
+  const got = parseFrames(raw.received()).filter((p) => p.req < 0)
+  assert.deepEqual(got, [{ req: -1, stream: false, end: false, value: 'before' }])
+  assert.equal(rec.answered, 1)
 })
 
 // Waits until the raw client has received frames for which |done| is true.

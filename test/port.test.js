@@ -301,6 +301,7 @@ function channelPair () {
         if (Buffer.isBuffer(value)) return cb(null, Buffer.from(value).reverse())
         if (value === 'fail') return cb(new SyntaxError(`refused by ${name}`))
         if (value === 'hold') return
+        if (value === 'throw') throw new Error(`${name}'s handler failed on purpose`)
         cb(null, { echo: value, from: name })
       },
       close (err) {
@@ -381,6 +382,36 @@ test('a MessageChannel whose port is closed: both sessions fail, pending request
     assert.equal(a.closeCalls, 1)
     assert.equal(b.closeCalls, 1)
   } finally {
+    pair.close()
+  }
+})
+
+test('a MessageChannel: a handler that throws destroys its session, the goodbye ends the other; every pending callback hears it once, even past one that throws', T, async () => {
+  const pair = channelPair()
+  const warnings = []
+  const onwarning = (w) => warnings.push(w.message)
+  process.on('warning', onwarning)
+  try {
+    const { a, b } = pair
+    const calls = []
+    b.ps.request('hold', (err) => {
+      calls.push(['b 1', err])
+      throw new Error('a pending callback that throws too')
+    })
+    b.ps.request('hold', (err) => calls.push(['b 2', err]))
+    a.ps.request('hold', (err) => calls.push(['a 1', err]))
+    a.ps.request('throw', (err) => calls.push(['a 2', err]))
+    const [errA, errB] = await withTimeout(Promise.all([a.closed, b.closed]), 5000, 'both sessions ending')
+    await sleep(20)
+    assert.equal(errB.message, 'packet-stream-wasm: a handler threw, the session is destroyed: b\'s handler failed on purpose')
+    assert.equal(errB.cause.message, 'b\'s handler failed on purpose')
+    assert.equal(errA.message, 'unexpected end of parent stream')
+    assert.deepEqual(calls.sort((x, y) => x[0] < y[0] ? -1 : 1), [['a 1', errA], ['a 2', errA], ['b 1', errB], ['b 2', errB]])
+    assert.deepEqual(warnings, ['b\'s handler failed on purpose', 'a pending callback that throws too'])
+    assert.equal(a.closeCalls, 1)
+    assert.equal(b.closeCalls, 1)
+  } finally {
+    process.off('warning', onwarning)
     pair.close()
   }
 })

@@ -450,6 +450,35 @@ test('a text message destroys the session with an error (close code 4000)', T, a
   }
 })
 
+test('a server handler that throws: its session is destroyed, close code 4000 says why, the client\'s pending requests rejected once', T, async () => {
+  const server = await startServer()
+  const warned = new Promise((resolve) => process.once('warning', resolve))
+  try {
+    const client = await startClient(server.url, { afterOpen: true })
+    const conn = await server.next()
+    conn.ps.opts.request = (value, cb) => {
+      if (value === 'throw') throw new Error('the server handler failed on purpose')
+      if (value !== 'hold') cb(null, value)
+    }
+    const held = client.ps.request('hold').then(() => 'resolved', (err) => err)
+    const thrown = client.ps.request('throw').then(() => 'resolved', (err) => err)
+    const serverErr = await withTimeout(conn.closed, 5000, 'the server session')
+    assert.equal(serverErr.message, 'packet-stream-wasm: a handler threw, the session is destroyed: the server handler failed on purpose')
+    assert.equal((await withTimeout(warned, 5000, 'the warning')).message, 'the server handler failed on purpose')
+    const closedWith = await withTimeout(conn.wsClosed, 5000, 'the server socket closing')
+    assert.equal(closedWith.code, 4000)
+    assert.match(closedWith.reason, /a handler threw/)
+    const err = await withTimeout(client.closed, 5000, 'the client session closing')
+    assert.match(err.message, /websocket closed \(4000 packet-stream-wasm: a handler threw/)
+    assert.equal(await held, err)
+    assert.equal(await thrown, err)
+    await sleep(20)
+    assert.equal(client.closeCalls, 1)
+  } finally {
+    await server.close()
+  }
+})
+
 test('bad bytes (body type 3) destroy the session with a protocol error (close code 4002)', T, async () => {
   const server = await startServer()
   try {

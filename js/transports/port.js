@@ -5,9 +5,11 @@
 // one postMessage carrying one ArrayBuffer, transferred, not copied.
 //
 // Ends: a graceful close sends the goodbye, which ends the other side's
-// session too. A Node Worker's 'exit', a MessagePort's 'close', and a
-// browser Worker terminated through its terminate() destroy the session
-// with an error; other ends are seen only through the peer's goodbye.
+// session too; so does a session destroyed here, since a port cannot be
+// seen to close (the peer's pending requests hear "unexpected end of parent
+// stream"). A Node Worker's 'exit', a MessagePort's 'close', and a browser
+// Worker terminated through its terminate() destroy the session with an
+// error; other ends are seen only through the peer's goodbye.
 const { createWire, transportError } = require('./wire')
 
 function on (port, type, fn) {
@@ -30,6 +32,7 @@ function connectPort (port, opts) {
       port.postMessage(buffer, [buffer])
       return true
     },
+    closeIsSilent: true,
     close () {
       for (const off of unlisten) off()
       if (restoreTerminate) restoreTerminate()

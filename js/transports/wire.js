@@ -12,11 +12,17 @@
 // - the peer's goodbye, or an end of the transport between frames, ends the
 //   session as packet-stream's write(null, true) does (what is open hears
 //   "unexpected end of parent stream"); an end in the middle of a frame, a
-//   failing transport and a protocol error destroy it with their error.
+//   failing transport and a protocol error destroy it with their error;
+// - a handler that throws while the transport hands something over (the
+//   request, message or stream callbacks, a request's callback) destroys
+//   the session with an error that says so: the rest of the input was not
+//   decoded, so the session could not stay in step with its peer, and a
+//   server's other connections must not go down with it. What is thrown is
+//   reported too (reportError, or a process warning in Node).
 const PacketStream = require('../packet-stream')
 const Framer = require('../framer')
 const { C, coreError } = require('../wasm')
-const { later } = require('../util')
+const { later, report } = require('../util')
 
 const { GOODBYE } = Framer
 // What one turn may frame before it is handed to the transport: its frames
@@ -28,6 +34,12 @@ function isProtocolError (err) {
   return !!err && typeof err.code === 'number' && err.code <= -900 && err.code !== C.errors.ERR_TRANSPORT
 }
 
+function handlerError (thrown) {
+  const err = new Error(`packet-stream-wasm: a handler threw, the session is destroyed: ${thrown instanceof Error ? thrown.message : String(thrown)}`)
+  err.cause = thrown
+  return err
+}
+
 function transportError (err, what) {
   const e = coreError(C.errors.ERR_TRANSPORT)
   e.message = `${e.message}: ${what || (err && err.message) || 'closed'}`
@@ -36,8 +48,10 @@ function transportError (err, what) {
 }
 
 // opts: packet-stream's opts plus limits; transport: { send(bytes) ->
-// false when backed up, close(err) }. Returns { ps, receive(bytes),
-// receiveEnd(err), drained() }.
+// false when backed up, close(err), closeIsSilent }: a transport whose
+// close the peer cannot see (a port) sends the goodbye on every end, so
+// that the peer's session ends too. Returns { ps, receive(bytes),
+// receiveEnd(err), drained() }; none of them throws.
 function createWire (opts, transport) {
   opts = opts || {}
   const ps = new PacketStream(opts)
@@ -67,7 +81,7 @@ function createWire (opts, transport) {
     if (finished) return
     finished = true
     try {
-      if (!err) framer.encode(GOODBYE)
+      if (!err || transport.closeIsSilent) framer.encode(GOODBYE)
       flush(true)
     } catch (e) {} // the transport is going anyway
     framer.free()
@@ -86,7 +100,7 @@ function createWire (opts, transport) {
     } catch (err) {
       // a body over the limit, or the output backed up past maxOutbuf:
       // the session cannot go on, but it is in the middle of a call
-      later(() => ps.destroy(err))
+      later(() => destroyWith(err))
       return
     }
     // a turn that frames much hands it over as it goes, so that a producer
@@ -104,17 +118,45 @@ function createWire (opts, transport) {
     ps.write(null, true)
   }
 
+  // Destroys the session with |err|, or goes on with a destroy under way.
+  // Every callback that is pending hears it once even if one of them
+  // throws: the throw is reported and the next one is called (each try
+  // calls at least one callback that is then forgotten, hence the bound).
+  function destroyWith (err) {
+    for (let tries = ps._slots.length + ps._closecbs.length + 1; tries > 0 && !finished; tries--) {
+      try {
+        ps.destroy(ps.ended || err)
+        break
+      } catch (thrown) {
+        report(thrown)
+      }
+    }
+    if (!finished) finish(ps.ended === true ? null : ps.ended || err)
+  }
+
+  // What the transport calls: a throw of a handler ends the session here.
+  function guard (fn) {
+    return (arg) => {
+      try {
+        fn(arg)
+      } catch (thrown) {
+        report(thrown)
+        if (!finished) destroyWith(handlerError(thrown))
+      }
+    }
+  }
+
   function receive (bytes) {
     if (finished) return
     const err = framer.decode(bytes, onpacket)
-    if (err && !finished) ps.destroy(err)
+    if (err && !finished) destroyWith(err)
   }
 
   // The transport ended (err null) or failed.
   function receiveEnd (err) {
     if (finished) return
-    if (err) ps.destroy(err)
-    else if (framer.midframe) ps.destroy(coreError(C.errors.ERR_TRUNCATED))
+    if (err) destroyWith(err)
+    else if (framer.midframe) destroyWith(coreError(C.errors.ERR_TRUNCATED))
     else ps.write(null, true)
     // a session that had already ended without closing its output
     if (!finished) finish(err || transportError(null, 'transport ended'))
@@ -145,7 +187,7 @@ function createWire (opts, transport) {
   // Bytes framed and not yet handed to the transport.
   Object.defineProperty(ps, 'pendingBytes', { get: () => framer.pending })
 
-  return { ps, receive, receiveEnd, drained }
+  return { ps, receive: guard(receive), receiveEnd: guard(receiveEnd), drained: guard(drained) }
 }
 
 module.exports = { createWire, isProtocolError, transportError }
