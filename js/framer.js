@@ -4,6 +4,11 @@
 // UTF-8 string, anything else -> JSON. Bodies are written into wasm memory
 // once (TextEncoder.encodeInto or Buffer's utf8Write, Uint8Array.set) and
 // read back through views; the framed bytes leave as one copy per take().
+// A binary body that lies whole in the chunk being decoded is handed up as
+// a view of that chunk rather than copied out of the core (packet-stream-
+// codec's decoder hands up slices of its input too), provided it is at
+// least 1/SHARE_RATIO of the chunk, so that a value keeps at most
+// SHARE_RATIO times its size alive.
 // With { passBodies: true } binary bodies of BESIDE bytes or more are not
 // copied into the core: it frames their header, and they leave beside the
 // framed bytes, as given (takeChunks), or copied once into the one buffer of
@@ -29,6 +34,7 @@ const JOIN_MAX = 1024
 // From this size on a binary body costs more to copy into the core and out
 // again (fresh memory for every byte) than to hand over as a chunk of its own.
 const BESIDE = 8192
+const SHARE_RATIO = 64
 
 const hasBuffer = typeof Buffer === 'function'
 const encoder = typeof TextEncoder === 'function' ? new TextEncoder() : null
@@ -59,6 +65,11 @@ function copyOut (a, b, alloc) {
   const bytes = alloc(b - a)
   bytes.set(core.u8.subarray(a, b))
   return bytes
+}
+
+// |n| bytes of |chunk| from |at| on, without a copy: a Buffer in Node.
+function view (chunk, at, n) {
+  return hasBuffer ? Buffer.from(chunk.buffer, chunk.byteOffset + at, n) : chunk.subarray(at, at + n)
 }
 
 function text (a, b) {
@@ -222,7 +233,8 @@ class Framer {
   // meanwhile). Returns null, or the Error of a protocol error (also kept in
   // this.error; later input is ignored). A chunk that arrives from within
   // onpacket is copied and waits until the current one is done, so that
-  // packets keep their order.
+  // packets keep their order. Binary values may be views of |chunk| (see
+  // the top): the caller must not reuse its memory afterwards.
   decode (chunk, onpacket) {
     if (this.error) return this.error
     if (!this._f) return null
@@ -248,6 +260,8 @@ class Framer {
     if (len > this._inSize) this._grow(len)
     core.u8.set(chunk, this._in)
     const countAt = this._frames + BATCH * FRAME_WORDS * 4
+    const chunkAt = this._in // where the chunk lies in the core's memory
+    const shareFrom = Math.ceil(len / SHARE_RATIO)
     const into = Array.isArray(onpacket)
     const batch = into ? onpacket : []
     let pos = 0
@@ -275,7 +289,11 @@ class Framer {
           break
         }
         let value
-        if (type === BINARY) value = copyOut(at, at + n, allocValue)
+        if (type === BINARY) {
+          value = n >= shareFrom && at >= chunkAt && at + n <= chunkAt + len
+            ? view(chunk, at - chunkAt, n)
+            : copyOut(at, at + n, allocValue)
+        }
         else if (type === STRING) value = text(at, at + n)
         else if (joined !== null && core.u8[joinAt + JOIN_BYTES + i] === 1) value = joined[k++]
         else {

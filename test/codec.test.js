@@ -328,7 +328,42 @@ test('decode: big bodies (64 KiB, long strings, an 8 MiB Buffer) in random chunk
   }
 })
 
-test('decode: binary values are Buffers of their own (not views of memory that is reused)', async () => {
+test('decode: a binary value that lies whole in its chunk and is at least 1/64 of it is a view of the chunk; others are copies; none is a view of the core\'s memory', () => {
+  const { core } = require('../js/wasm')
+  const sizes = [10, 1000, 2000, 5000, 70000]
+  const packets = sizes.map((n, i) => ({ req: i + 1, stream: true, end: false, value: binary(n, i + 40) }))
+  const bytes = Buffer.from(codec.encodePackets(packets))
+  const shareFrom = Math.ceil(bytes.length / 64) // 1,220 bytes: 2000 and up are shared
+  const decodeIn = (chunks) => {
+    const framer = new codec.Framer()
+    const out = []
+    for (const chunk of chunks) assert.equal(framer.decode(chunk, out), null)
+    framer.free()
+    return out
+  }
+  const whole = decodeIn([bytes])
+  const viewOf = (value, chunk) => value.buffer === chunk.buffer && value.byteOffset >= chunk.byteOffset && value.byteOffset + value.length <= chunk.byteOffset + chunk.length
+  for (let i = 0; i < sizes.length; i++) {
+    const value = whole[i].value
+    assert.ok(Buffer.isBuffer(value), `packet ${i}: a Buffer`)
+    assert.ok(value.equals(packets[i].value), `packet ${i}: its bytes`)
+    assert.notEqual(value.buffer, core.memory.buffer, `packet ${i}: not in the core's memory`)
+    assert.equal(viewOf(value, bytes), sizes[i] >= shareFrom, `packet ${i} (${sizes[i]} bytes): shared iff at least ${shareFrom}`)
+  }
+  // cut in the middle of the last body: that one is put together in the
+  // core, so it is a copy; the others lie whole in the first chunk
+  const cut = bytes.length - 30000
+  const first = Uint8Array.prototype.slice.call(bytes, 0, cut)
+  const split = decodeIn([first, bytes.subarray(cut)])
+  for (let i = 0; i < sizes.length; i++) assert.ok(split[i].value.equals(packets[i].value), `split, packet ${i}`)
+  assert.ok(!viewOf(split[4].value, bytes) && split[4].value.buffer !== first.buffer, 'the split body is a copy')
+  assert.ok(split[3].value.buffer === first.buffer, 'a whole body of the first chunk is a view of it')
+  // writing to a shared value changes no other value
+  whole[3].value.fill(0)
+  for (const i of [0, 1, 2, 4]) assert.ok(whole[i].value.equals(packets[i].value))
+})
+
+test('decode: binary values are Buffers; writing to one changes no other', async () => {
   const packets = Array.from({ length: 200 }, (_, i) => ({ req: i, stream: true, end: false, value: binary(1 + i * 37, i) }))
   const bytes = await refEncode(packets)
   const { items, end } = await oursDecode(chunkings(bytes, prng(7), 5000))
