@@ -286,6 +286,40 @@ test('a request handler that throws: the session is destroyed with an error that
   assert.equal(rec.answered, 1)
 })
 
+test('a socket that has already closed: the session fails at once, a request made right away is rejected once', { timeout: 20000 }, async () => {
+  const { raw } = await rawClient()
+  raw.socket.destroy()
+  await withTimeout(raw.closed, 5000, 'the socket to close')
+  const closes = []
+  const ps = connectStream(raw.socket, { close (err) { closes.push(err) } })
+  const err = await withTimeout(ps.request('too late').then(() => null, (e) => e), 5000, 'the request to fail')
+  assert.ok(err instanceof Error)
+  assert.equal(err.message, 'transport failed: stream already closed')
+  assert.equal(err.code, E.ERR_TRANSPORT)
+  await sleep(20)
+  assert.deepEqual(closes, [err])
+  await checkBoth()
+})
+
+test('a readable side that has already ended: the session ends as at the peer\'s end, what was asked hears so once', { timeout: 20000 }, async () => {
+  const { PassThrough } = require('node:stream')
+  const readable = new PassThrough()
+  const writable = new PassThrough()
+  readable.end()
+  readable.resume()
+  await withTimeout(new Promise((resolve) => readable.once('end', resolve)), 5000, 'the end')
+  const closes = []
+  const ps = connectStream({ readable, writable }, { close (err) { closes.push(err) } })
+  const calls = []
+  ps.request('too late', (e) => calls.push(e))
+  await withTimeout((async () => { while (!closes.length) await sleep(1) })(), 5000, 'the session to end')
+  await sleep(20)
+  assert.equal(calls.length, 1)
+  assert.equal(calls[0].message, 'unexpected end of parent stream')
+  assert.deepEqual(closes, [calls[0]])
+  assert.ok(writable.writableEnded, 'the output is ended')
+})
+
 // Waits until the raw client has received frames for which |done| is true.
 function waitFrames (raw, done, what) {
   return withTimeout((async () => {

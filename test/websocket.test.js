@@ -479,6 +479,28 @@ test('a server handler that throws: its session is destroyed, close code 4000 sa
   }
 })
 
+test('a socket that has already closed: the session fails at once, a request made right away is rejected once', T, async () => {
+  const server = await startServer()
+  try {
+    const ws = new WebSocket(server.url)
+    ws.on('error', () => {})
+    await withTimeout(once(ws, 'open'), 5000, 'open')
+    ws.close(1000)
+    await withTimeout(once(ws, 'close'), 5000, 'close')
+    const closes = []
+    const ps = connectWebSocket(ws, { close (err) { closes.push(err) } })
+    const outcome = ps.request('too late').then(() => 'resolved', (err) => err)
+    const err = await withTimeout(outcome, 5000, 'the request to fail')
+    assert.ok(err instanceof Error)
+    assert.equal(err.message, 'transport failed: websocket already closed')
+    await sleep(20)
+    assert.deepEqual(closes, [err])
+    assert.equal(ps.ended, err)
+  } finally {
+    await server.close()
+  }
+})
+
 test('bad bytes (body type 3) destroy the session with a protocol error (close code 4002)', T, async () => {
   const server = await startServer()
   try {

@@ -4,6 +4,7 @@
 // tls.TLSSocket, any Duplex, or { readable, writable } (a child process's
 // stdout and stdin).
 const { createWire, isProtocolError, transportError } = require('./wire')
+const { later } = require('../util')
 
 function connectStream (duplex, opts) {
   const pair = typeof duplex.readable === 'object' && duplex.readable !== null
@@ -48,6 +49,12 @@ function connectStream (duplex, opts) {
   input.on('close', onclose)
   output.on('drain', ondrain)
   if (output !== input) output.on('error', onerror)
+  // A stream that is already over fires none of those again: the session
+  // ends once the caller has had the turn to use it, as it would have.
+  if (input.readableEnded) later(() => wire.receiveEnd(null)) // it ended, then maybe closed
+  else if (input.destroyed || output.destroyed || output.writableEnded) {
+    later(() => wire.receiveEnd(transportError(null, 'stream already closed')))
+  }
   return wire.ps
 }
 

@@ -4,9 +4,11 @@
 // opened. Frames of one event-loop turn leave as one binary message; the
 // core reassembles frames that span messages.
 const { createWire, isProtocolError, transportError } = require('./wire')
+const { later } = require('../util')
 
 const CONNECTING = 0
 const OPEN = 1
+const CLOSED = 3
 const CLOSE_NORMAL = 1000
 // Browsers accept only 1000 and 3000-4999 from scripts.
 const CLOSE_ERROR = 4000
@@ -103,6 +105,8 @@ function connectWebSocket (socket, opts) {
   unlisten.push(listen(socket, 'error', (ev) => {
     wire.receiveEnd(transportError(ev && ev.error, 'websocket error'))
   }))
+  // a socket that has closed already fires no close event any more
+  if (socket.readyState === CLOSED) later(() => wire.receiveEnd(transportError(null, 'websocket already closed')))
   return wire.ps
 }
 
