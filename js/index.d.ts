@@ -126,7 +126,9 @@ declare namespace packets {
     take (): Uint8Array | null
     /** the same as a list of chunks: framed bytes, and bodies passed on as given */
     takeChunks (): Uint8Array[] | null
-    decode (chunk: Uint8Array, onpacket: (p: WirePacket | 'GOODBYE') => void): Error | null
+    /** calls onpacket with each packet, or pushes them onto it if it is an array; a binary value
+     *  that lies whole in `chunk` and is at least 1/64 of it is a view of `chunk` (do not reuse it) */
+    decode (chunk: Uint8Array, onpacket: ((p: WirePacket | 'GOODBYE') => void) | Array<WirePacket | 'GOODBYE'>): Error | null
     free (): void
   }
 
@@ -136,6 +138,7 @@ declare namespace packets {
     encode (limits?: CodecLimits): Through
     decode (limits?: CodecLimits): Through
     encodePackets (packets: Iterable<Packet | 'GOODBYE'>, limits?: CodecLimits): Uint8Array
+    /** binary values may be views of `bytes`, as in Framer.decode */
     decodePackets (bytes: Uint8Array, limits?: CodecLimits): Array<WirePacket | 'GOODBYE'>
     Framer: typeof Framer
     GOODBYE: 'GOODBYE'
