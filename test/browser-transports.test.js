@@ -4,8 +4,9 @@
 // - connectWebSocket on a page's native WebSocket against connectWebSocket
 //   on a Node `ws` server on the harness's port (test/browser/pages/
 //   transports-ws.*): requests both ways, error responses, binary,
-//   substreams (for await), a graceful close, and the server ending the
-//   connection three ways while a request of the page's is pending;
+//   substreams (for await), a graceful close, the server ending the
+//   connection three ways while a request of the page's is pending, and a
+//   handler of the page's that throws;
 // - connectPort between a page and a dedicated module Worker doing
 //   connectPort(self) (transports-port*.mjs): requests and substreams both
 //   ways, Uint8Arrays, one postMessage per turn with its ArrayBuffer
@@ -40,6 +41,7 @@ function serveWebSocket (ws, scenario, conns) {
     request (value, cb) {
       if (Buffer.isBuffer(value)) return cb(null, Buffer.from(value).reverse())
       if (value === 'fail') return cb(new TypeError('refused by the server'))
+      if (value === 'hold-forever') return
       if (value === 'server-asks') return asks(ps).then((r) => cb(null, r), (err) => cb(err))
       if (value === 'hold-then-end') {
         setTimeout(() => {
@@ -64,6 +66,7 @@ function serveWebSocket (ws, scenario, conns) {
   })
   conn.ps = ps
   conns[scenario] = conn
+  if (scenario === 'page-throws') ps.request('throw-please', (err) => { conn.throwPlease = err })
 }
 
 // The server's questions to the page.
@@ -151,6 +154,21 @@ test('browser: connectWebSocket in a page against connectWebSocket on a Node ws 
   checkEnded(r.serverErrorClose, /websocket closed \(4000 server gave up\)/)
   assert.deepEqual(r.serverErrorClose.socketClose, { code: 4000, reason: 'server gave up' })
   assert.ok((await withTimeout(conns['server-error-close'].closed, 5000, 'server session')) instanceof Error)
+
+  // a handler of the page's throws: its session is destroyed, the throw
+  // reported through reportError, the page's pending request rejected once
+  const pt = r.pageThrows
+  const thrown = { isError: true, name: 'Error', message: 'the page handler failed on purpose' }
+  const destroyed = { isError: true, name: 'Error', message: 'packet-stream-wasm: a handler threw, the session is destroyed: the page handler failed on purpose' }
+  assert.deepEqual(pt.reported, [thrown])
+  assert.deepEqual(pt.closed, destroyed)
+  assert.deepEqual(pt.pending, { rejected: destroyed, cause: thrown })
+  assert.deepEqual(pt.closes, [destroyed])
+  assert.equal(pt.socketClose.code, 4000)
+  const ptc = conns['page-throws']
+  const serverErr = await withTimeout(ptc.closed, 5000, 'the server session of page-throws')
+  assert.match(serverErr.message, /websocket closed \(4000 packet-stream-wasm: a handler threw/)
+  assert.equal(ptc.throwPlease, serverErr, 'the server\'s request heard the close')
   for (const c of Object.values(conns)) assert.equal(c.closeCalls, 1, c.scenario)
 })
 

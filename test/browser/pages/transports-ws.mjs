@@ -123,12 +123,50 @@ async function serverEnds (scenario) {
   return r
 }
 
+// The server asks the page something whose handler throws: the page's
+// session is destroyed with an error that says so, the throw is reported
+// (a window 'error' event, through reportError), the page's own pending
+// request hears it once, the socket is closed with code 4000.
+async function pageThrows () {
+  const r = { reported: [] }
+  const onerror = (e) => {
+    r.reported.push(info(e.error))
+    e.preventDefault() // seen here; not an uncaught error of the page
+  }
+  window.addEventListener('error', onerror)
+  const socket = new WebSocket(`ws://${location.host}/ps?s=page-throws`)
+  const socketClosed = new Promise((resolve) => socket.addEventListener('close', (e) => resolve({ code: e.code, reason: e.reason })))
+  const closes = []
+  let ps
+  const closed = new Promise((resolve) => {
+    ps = connectWebSocket(socket, {
+      request (value, cb) {
+        if (value === 'throw-please') throw new Error('the page handler failed on purpose')
+        cb(null, value)
+      },
+      close (err) {
+        closes.push(info(err))
+        resolve(err)
+      }
+    })
+  })
+  const pending = ps.request('hold-forever').then((value) => ({ resolved: value }), (err) => ({ rejected: info(err), cause: info(err.cause) }))
+  r.closed = info(await timeout(closed, 5000, 'the session closing'))
+  r.pending = await timeout(pending, 5000, 'the pending request')
+  r.socketClose = await timeout(socketClosed, 5000, 'socket close')
+  await sleep(50)
+  window.removeEventListener('error', onerror)
+  r.closes = closes
+  return r
+}
+
 run(async () => {
   await packets.ready
   return {
     talk: await talk(),
     serverClose: await serverEnds('server-close'),
     serverTerminate: await serverEnds('server-terminate'),
-    serverErrorClose: await serverEnds('server-error-close')
+    serverErrorClose: await serverEnds('server-error-close'),
+    pageThrows: await pageThrows()
   }
 })
