@@ -293,8 +293,7 @@ class Framer {
           value = n >= shareFrom && at >= chunkAt && at + n <= chunkAt + len
             ? view(chunk, at - chunkAt, n)
             : copyOut(at, at + n, allocValue)
-        }
-        else if (type === STRING) value = text(at, at + n)
+        } else if (type === STRING) value = text(at, at + n)
         else if (joined !== null && core.u8[joinAt + JOIN_BYTES + i] === 1) value = joined[k++]
         else {
           try {
