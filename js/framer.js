@@ -182,15 +182,17 @@ class Framer {
   // Node, with an ArrayBuffer of its own), or null when there is nothing.
   take () {
     if (!this._f || this._pending === 0) return null
+    const n = w.ps_framer_send(this._f, core.scratch)
+    const at = core.i32[core.scratch >> 2]
     if (this._beside.length === 0) {
-      const n = w.ps_framer_send(this._f, core.scratch)
-      const at = core.i32[core.scratch >> 2]
       this._taken()
       return copyOut(at, at + n, allocFramed)
     }
+    // the framed bytes, read in place, and the bodies beside, each copied
+    // once into the one buffer
     const out = hasBuffer ? allocFramed(this._pending) : new Uint8Array(this._pending)
     let to = 0
-    for (const chunk of this.takeChunks()) {
+    for (const chunk of this._cut(core.u8.subarray(at, at + n))) {
       out.set(chunk, to)
       to += chunk.length
     }
@@ -204,7 +206,12 @@ class Framer {
     if (!this._f || this._pending === 0) return null
     const n = w.ps_framer_send(this._f, core.scratch)
     const at = core.i32[core.scratch >> 2]
-    const framed = copyOut(at, at + n, allocFramed)
+    return this._cut(copyOut(at, at + n, allocFramed))
+  }
+
+  // |framed| (the bytes just sent by the core) cut where the bodies beside
+  // go, with those bodies in between; the framer is empty after it.
+  _cut (framed) {
     const beside = this._beside
     const out = []
     let from = 0
