@@ -521,6 +521,88 @@ test('bad bytes (body type 3) destroy the session with a protocol error (close c
   }
 })
 
+test('a socket that fails after its session ended does not take the server down', T, async () => {
+  // a raw client: the upgrade, a frame the session refuses (body type 3),
+  // then a frame ws itself refuses (unmasked, from a client) once the
+  // session has ended and let go of the socket
+  const net = require('node:net')
+  const server = await startServer()
+  try {
+    const raw = net.connect(server.wss.address().port, '127.0.0.1')
+    raw.on('error', () => {})
+    await once(raw, 'connect')
+    raw.write('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+    const conn = await server.next()
+    // the socket's 'error' events, seen without a listener of our own
+    const errors = []
+    const emit = conn.ws.emit
+    conn.ws.emit = function (type, ...args) {
+      if (type === 'error') errors.push(args[0])
+      return emit.call(this, type, ...args)
+    }
+    const mask = [1, 2, 3, 4]
+    const packet = [3, 0, 0, 0, 1, 0, 0, 0, 1, 0x41]
+    raw.write(Buffer.from([0x82, 0x80 | packet.length, ...mask, ...packet.map((b, i) => b ^ mask[i % 4])]))
+    const err = await withTimeout(conn.closed, 5000, 'the server session')
+    assert.match(err.message, /type 3/)
+    assert.equal(conn.closeCalls, 1)
+    raw.write(Buffer.from([0x82, 0x01, 0x41])) // unmasked: ws fails the socket with an 'error'
+    while (errors.length === 0) await sleep(5)
+    assert.match(errors[0].message, /MASK/)
+    assert.equal(conn.ws.listenerCount('error'), 1) // the session's, kept after its end
+    raw.destroy()
+    await withTimeout(conn.wsClosed, 5000, 'the server socket closing')
+    // the process is still up, and the server still serves
+    const client = await startClient(server.url)
+    assert.deepEqual(await withTimeout(client.ps.request('still there?'), 5000, 'a request to the server'), { echo: 'still there?', from: 'server' })
+    client.ps.close(() => {})
+  } finally {
+    await server.close()
+  }
+})
+
+test('a session ended before its socket opened: a refused connection takes nothing down', T, async () => {
+  // nothing listens on this port any more
+  const net = require('node:net')
+  const srv = net.createServer()
+  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve))
+  const port = srv.address().port
+  await new Promise((resolve) => srv.close(resolve))
+  for (const how of ['close', 'destroy']) {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}`) // no 'error' listener of its own
+    const closed = deferred()
+    const ps = connectWebSocket(ws, { close: (err) => closed.resolve(err) })
+    const answer = ps.request('anyone?').then(() => 'resolved', (err) => err)
+    if (how === 'close') ps.close(() => {})
+    else ps.destroy(new Error('changed my mind'))
+    const wsClosed = new Promise((resolve) => ws.on('close', resolve)) // events.once would listen for 'error'
+    await withTimeout(wsClosed, 5000, `the socket closing (${how})`)
+    const err = await withTimeout(closed.promise, 5000, `the session (${how})`)
+    assert.ok(await answer instanceof Error, how)
+    if (how === 'destroy') assert.equal(err.message, 'changed my mind')
+  }
+})
+
+test('destroyed before the socket opened: nothing that was framed reaches the server', T, async () => {
+  const server = await startServer()
+  const seen = []
+  server.wss.on('connection', (ws) => ws.on('message', (data) => seen.push(Buffer.from(data))))
+  try {
+    const client = await startClient(server.url)
+    const answer = client.ps.request('early').then(() => 'resolved', (err) => err.message)
+    client.ps.message('early message')
+    client.ps.destroy(new Error('changed my mind'))
+    assert.equal(await answer, 'changed my mind')
+    const { code } = await withTimeout(client.wsClosed, 5000, 'the client socket closing')
+    assert.notEqual(code, 1000)
+    await sleep(100)
+    assert.deepEqual(seen, [])
+  } finally {
+    await server.close()
+  }
+})
+
 test('a client whose server never answers the upgrade: the session fails, requests rejected', T, async () => {
   // a plain TCP server that accepts and closes: the handshake fails
   const net = require('node:net')

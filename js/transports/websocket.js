@@ -62,13 +62,18 @@ function connectWebSocket (socket, opts) {
       if (closed) return
       closed = true
       stop()
-      if (socket.readyState === CONNECTING) {
+      if (socket.readyState === CONNECTING && !err) {
         // the goodbye goes out once it opens, then the socket closes
         socket.addEventListener('open', () => {
           for (const bytes of queued) socket.send(bytes)
           queued = []
-          closeSocket(err)
+          closeSocket(null)
         })
+      } else if (socket.readyState === CONNECTING) {
+        // destroyed before it opened: what was framed has been failed
+        // already, so none of it may reach the peer
+        queued = []
+        closeSocket(err)
       } else if (socket.readyState === OPEN) {
         closeSocket(err)
       }
@@ -80,6 +85,9 @@ function connectWebSocket (socket, opts) {
     else socket.close(isProtocolError(err) ? CLOSE_PROTOCOL_ERROR : CLOSE_ERROR, String(err.message).slice(0, 100))
   }
 
+  // The 'error' listener stays: a socket that fails after the session has
+  // ended (a peer's invalid frame, a refused connection) must not become an
+  // unhandled 'error' of a Node ws socket, which would take the process down.
   function stop () {
     for (const off of unlisten) off()
     if (pollTimer !== null) clearTimeout(pollTimer)
@@ -102,9 +110,9 @@ function connectWebSocket (socket, opts) {
     if (ev.code === CLOSE_NORMAL) wire.receiveEnd(null)
     else wire.receiveEnd(transportError(null, `websocket closed (${ev.code}${ev.reason ? ' ' + ev.reason : ''})`))
   }))
-  unlisten.push(listen(socket, 'error', (ev) => {
+  listen(socket, 'error', (ev) => {
     wire.receiveEnd(transportError(ev && ev.error, 'websocket error'))
-  }))
+  })
   // a socket that has closed already fires no close event any more
   if (socket.readyState === CLOSED) later(() => wire.receiveEnd(transportError(null, 'websocket already closed')))
   return wire.ps
