@@ -56,7 +56,8 @@ declare namespace packets {
     write (data: any, end?: any): void
     end (err?: any): void
     destroy (err?: any): void
-    /** reads the peer's data (takes over `read`); an error end is thrown; leaving early ends the substream */
+    /** reads the peer's data (takes over `read`); an error end is thrown once; leaving early ends the
+     *  substream; taken after the end, it is done at once (or throws the error that ended it) */
     [Symbol.asyncIterator] (): AsyncIterator<any>
   }
 
@@ -71,12 +72,13 @@ declare namespace packets {
     write: (msg: Packet | null, end?: any) => void
     message (value: any): void
     request (value: any, cb: Callback): void
-    /** without a callback: a promise of the response (error responses reject with an Error) */
+    /** without a callback: a promise of the response (error responses, and the session's end, reject with an Error) */
     request (value: any): Promise<any>
     stream (): Substream
     /** closes once every request and substream we opened has finished */
     close (cb: (err?: any) => void): void
-    /** ends now: everything open hears `err` (or "unexpected end of parent stream") */
+    /** ends now: everything open hears `err`; with `true`, "unexpected end of parent stream"; with
+     *  no argument, callbacks hear `undefined` (as in 2.0.6) and promises reject with that message */
     destroy (err?: any): void
     /** bytes the C core holds for this session */
     readonly coreMemory: number

@@ -11,7 +11,7 @@
 // code written for it observes that order.
 const { core, need, coreError, limitOf, C } = require('./wasm')
 const Substream = require('./substream')
-const { flat, closedread } = require('./util')
+const { flat, toError, closedread } = require('./util')
 
 const EV = C.events
 const TYPE_MASK = C.packed.PACK_TYPE_MASK
@@ -37,22 +37,16 @@ function randomSeed () {
   return (Math.random() * 0x100000000) >>> 0
 }
 
-// An error response as a thrown value: an Error with the peer's name, and
-// its stack kept apart (it describes the other side).
-function toError (err) {
-  if (err instanceof Error) return err
-  const e = new Error(err && typeof err === 'object' ? err.message : String(err))
-  if (err && typeof err === 'object') {
-    if (err.name) e.name = err.name
-    if (err.stack) e.remoteStack = err.stack
-    e.value = err
-  }
-  return e
-}
-
+// A request's callback as a promise. A session destroyed without a reason
+// (destroy() with no argument) calls back with no error, as packet-stream
+// 2.0.6 does; the promise rejects all the same.
 function promised (ps, obj) {
   return new Promise((resolve, reject) => {
-    ps.request(obj, (err, value) => (err ? reject(toError(err)) : resolve(value)))
+    ps.request(obj, (err, value) => {
+      if (err) reject(toError(err))
+      else if (ps.ended !== false) reject(new Error('unexpected end of parent stream'))
+      else resolve(value)
+    })
   })
 }
 
@@ -295,7 +289,7 @@ class PacketStream {
       sub._slot = -1
     }
     if ((r & TYPE_MASK) === EV.STREAM_END) {
-      sub.readEnd = true
+      sub._endRead(msg.value)
       if (ours || sub.read) sub.read(null, msg.value)
       this._maybedone()
     } else if (ours || sub.read) {

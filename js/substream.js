@@ -6,7 +6,7 @@
 // The protocol state (is it open, has each side ended, when it is finished)
 // lives in the C core under `_slot`; `readEnd` and `writeEnd` are the values
 // the user sees, set when the core reports the transitions.
-const { flat, closedread } = require('./util')
+const { flat, toError, closedread } = require('./util')
 
 // _state packs the core's slot (-1 once released) with the two ends, so
 // that a million open substreams cost 16 bytes less each: bit 0 readEnd
@@ -47,6 +47,13 @@ class Substream {
     }
   }
 
+  // The read side has ended with |err|: an error is kept (only then, a
+  // property added) for an async iterator taken after the end.
+  _endRead (err) {
+    this.readEnd = true
+    if (err && err !== true) this._readError = err
+  }
+
   get _slot () {
     return this._state >> SLOT_SHIFT
   }
@@ -81,7 +88,7 @@ class Substream {
     if (!this.writeEnd) {
       this.writeEnd = true
       if (!this.readEnd) {
-        this.readEnd = true
+        this._endRead(err)
         try {
           this.read(null, err) // a throwing reader must not stop the cleanup
         } catch (e) {
@@ -91,7 +98,7 @@ class Substream {
       }
       this.write(null, err)
     } else if (!this.readEnd) {
-      this.readEnd = true
+      this._endRead(err)
       try {
         if (this.read) this.read(null, err) // it may never have been piped anywhere
       } catch (e) {
@@ -107,20 +114,39 @@ class Substream {
   }
 
   // Reads what the peer sends as an async iterator (this takes over
-  // `read`): values until the peer's end; an error end is thrown. Leaving
-  // the loop early ends the substream.
+  // `read`): values until the peer's end; an error end is thrown (once).
+  // Leaving the loop early ends the substream. next() may be called again
+  // before the last one settled; an iterator taken after the end is done at
+  // once (or throws the error that ended it).
   [Symbol.asyncIterator] () {
     const queue = []
     let head = 0
-    let end = null
-    let wake = null
-    this.read = (data, err) => {
-      if (err) end = err
-      else queue.push(data)
-      if (wake) {
-        const w = wake
-        wake = null
-        w()
+    let end = this.readEnd ? this._readError || true : null // true, or what to throw
+    const waiting = [] // next() calls not yet settled: [resolve, reject, ...]
+    const over = () => {
+      if (end === true) return Promise.resolve({ value: undefined, done: true })
+      const err = end
+      end = true
+      return Promise.reject(toError(err))
+    }
+    const settleWaiting = () => {
+      const calls = waiting.splice(0)
+      for (let i = 0; i < calls.length; i += 2) over().then(calls[i], calls[i + 1])
+    }
+    if (!end) {
+      this.read = (data, err) => {
+        if (end) return
+        // the end, also one that carries no value (destroy() without an error)
+        if (err || this.readEnd) {
+          end = err || true
+          settleWaiting()
+        } else if (waiting.length) {
+          const resolve = waiting[0]
+          waiting.splice(0, 2)
+          resolve({ value: data, done: false })
+        } else {
+          queue.push(data)
+        }
       }
     }
     const next = () => {
@@ -130,14 +156,16 @@ class Substream {
         if (head === queue.length) queue.length = head = 0
         return Promise.resolve({ value, done: false })
       }
-      if (end === true) return Promise.resolve({ value: undefined, done: true })
-      if (end) return Promise.reject(end instanceof Error ? end : Object.assign(new Error(end.message || String(end)), { value: end }))
-      return new Promise((resolve) => { wake = resolve }).then(next)
+      if (end) return over()
+      return new Promise((resolve, reject) => { waiting.push(resolve, reject) })
     }
     return {
       next,
       return: () => {
         if (!end) this.destroy(true)
+        end = true
+        queue.length = head = 0
+        settleWaiting()
         return Promise.resolve({ value: undefined, done: true })
       },
       [Symbol.asyncIterator] () { return this }

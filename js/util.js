@@ -8,6 +8,20 @@ function flat (err) {
   return { message: err.message, name: err.name, stack: err.stack }
 }
 
+// An error that came in-band (an error response, a substream's error end)
+// as a thrown value: an Error with the peer's name, and its stack kept apart
+// (it describes the other side).
+function toError (err) {
+  if (err instanceof Error) return err
+  const e = new Error(err && typeof err === 'object' ? err.message : String(err))
+  if (err && typeof err === 'object') {
+    if (err.name) e.name = err.name
+    if (err.stack) e.remoteStack = err.stack
+    e.value = err
+  }
+  return e
+}
+
 const debug = {
   // Log what packet-stream 2.0.6 logs after a session has closed, and more:
   // set PACKET_STREAM_DEBUG=1, or assign packets.debug = true.
@@ -50,4 +64,4 @@ function report (err) {
   } else console.error(err)
 }
 
-module.exports = { flat, closedread, debug, later, report }
+module.exports = { flat, toError, closedread, debug, later, report }
