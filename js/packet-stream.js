@@ -243,14 +243,29 @@ class PacketStream {
     const rid = msg.req * -1
     if (this.opts && typeof this.opts.request === 'function') {
       let once = false
-      this.opts.request(msg.value, (err, value) => {
+      let counted = true // in _peerRequests until answered, or until the handler threw
+      const cb = (err, value) => {
         if (once) throw new Error('cb called twice from local api')
         once = true
-        this._peerRequests--
+        if (counted) {
+          counted = false
+          this._peerRequests--
+        }
         if (err) this.read({ value: flat(err), end: true, req: rid })
         else this.read({ value, end: false, req: rid })
         this._maybedone()
-      })
+      }
+      try {
+        this.opts.request(msg.value, cb)
+      } catch (err) {
+        // the throw goes to the caller of write, as in 2.0.6; the request
+        // no longer counts against maxRequests unless answered later
+        if (counted) {
+          counted = false
+          this._peerRequests--
+        }
+        throw err
+      }
     } else {
       this._peerRequests--
       this.read({

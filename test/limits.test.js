@@ -37,6 +37,30 @@ test('answered requests do not count against maxRequests', () => {
   assert.deepEqual(out[999], { value: 1000, end: false, req: -1000 })
 })
 
+test('requests whose handler threw do not count against maxRequests', () => {
+  const answers = []
+  let later = null
+  const a = packets({
+    limits: { maxRequests: 3 },
+    request (value, cb) {
+      if (value === 'throw') throw new Error('bad input')
+      if (value === 'throw after keeping cb') {
+        later = cb
+        throw new Error('bad input, answered later')
+      }
+      cb(null, value)
+    }
+  })
+  a.read = (msg) => { if (msg) answers.push([msg.req, msg.value]) }
+  for (let i = 1; i <= 5; i++) assert.throws(() => a.write({ req: i, stream: false, end: false, value: 'throw' }), /bad input/)
+  assert.throws(() => a.write({ req: 6, stream: false, end: false, value: 'throw after keeping cb' }), /answered later/)
+  later(null, 'late') // an answer after the throw counts once, not twice
+  for (let i = 7; i <= 9; i++) a.write({ req: i, stream: false, end: false, value: i })
+  assert.equal(a.ended, false)
+  assert.deepEqual(answers, [[-6, 'late'], [-7, 7], [-8, 8], [-9, 9]])
+  assert.throws(() => later(null, 'twice'), /cb called twice/)
+})
+
 test('a peer over maxStreams destroys the session', () => {
   const a = packets({ limits: { maxStreams: 2 }, stream (s) { s.read = () => {} } })
   a.read = () => {}
