@@ -85,14 +85,16 @@ enum ps_default { PS_DEFAULTS(PS_ENUM_ENTRY_) };
  * unbounded growth. Fill with ps_limits_default() and change what you need.
  */
 typedef struct ps_limits {
-  /* largest body accepted from the peer or sent, in bytes */
+  /* largest body accepted from the peer or sent, in bytes (at most
+     PS_MAX_BYTES, as max_outbuf) */
   uint32_t max_frame;
   /* open requests in each direction (ours awaiting an answer; the peer's
      awaiting our answer) */
   uint32_t max_requests;
   /* open substreams in each direction (opened by us; opened by the peer) */
   uint32_t max_streams;
-  /* wire mode: bytes framed but not yet taken by ps_session_send */
+  /* wire mode: bytes framed but not yet taken by ps_session_send (at most
+     PS_MAX_BYTES) */
   uint32_t max_outbuf;
 } ps_limits;
 
@@ -217,8 +219,10 @@ int32_t ps_session_poll(ps_session *s, ps_event *ev);
 /*
  * ps_session_send (wire mode) stores in |*out| a pointer to every framed byte
  * not yet taken and returns their number (0 when none). The bytes count as
- * taken: the pointer stays valid until the next command, ps_session_recv* or
- * ps_session_send on |s|. Returns PS_ERR_WRONG_MODE in packet mode.
+ * taken: the pointer stays valid until the next call on |s| other than
+ * ps_session_pending, ps_session_state and ps_session_memory (a poll may
+ * frame the goodbye, ps_session_body may move the buffer): copy or write the
+ * bytes before anything else. Returns PS_ERR_WRONG_MODE in packet mode.
  */
 int32_t ps_session_send(ps_session *s, const uint8_t **out);
 
@@ -237,8 +241,9 @@ uint32_t ps_session_pending(const ps_session *s);
  */
 uint8_t *ps_session_body(ps_session *s, uint32_t len);
 
-/* ps_session_state returns PS_STATE_* bits; PS_STATE_CLOSE_DUE says the
-   next ps_session_poll reports PS_EV_CLOSED. */
+/* ps_session_state returns PS_STATE_* bits; PS_STATE_CLOSE_DUE says that
+   ps_session_poll will report PS_EV_CLOSED once the events already waiting
+   (an error, aborted requests and substreams) have been polled. */
 uint32_t ps_session_state(const ps_session *s);
 
 /* ps_session_memory returns the bytes currently allocated by |s|. */
@@ -350,7 +355,8 @@ int32_t ps_session_close(ps_session *s);
  * and substream is reported aborted through ps_session_poll with |error| (or
  * PS_ERR_UNEXPECTED_END for a clean end), then PS_EV_CLOSED. In wire mode the
  * goodbye is framed only when the end was clean and nothing was open.
- * Returns 0; calling it again changes nothing.
+ * Returns 0 (calling it again changes nothing), or PS_ERR_INVALID_ARGUMENT
+ * for an |error| above 0.
  */
 int32_t ps_session_destroy(ps_session *s, int32_t error);
 
@@ -410,7 +416,10 @@ int32_t ps_framer_header(ps_framer *f, uint32_t flags, uint32_t type,
 int32_t ps_framer_goodbye(ps_framer *f);
 
 /* ps_framer_body, ps_framer_send, ps_framer_pending: as the ps_session_
-   functions of the same names. */
+   functions of the same names (the pointer of ps_framer_send stays valid
+   until the next call on |f| other than ps_framer_pending, ps_framer_midframe
+   and ps_framer_memory). ps_framer_pending counts the framed bytes only, not
+   the bodies of ps_framer_header that go beside them. */
 uint8_t *ps_framer_body(ps_framer *f, uint32_t len);
 int32_t ps_framer_send(ps_framer *f, const uint8_t **out);
 uint32_t ps_framer_pending(const ps_framer *f);

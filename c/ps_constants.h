@@ -99,11 +99,13 @@
   X(PACK_SLOT_SHIFT, 8)
 
 /* Default limits. */
-#define PS_DEFAULTS(X)                                 \
-  X(DEFAULT_MAX_FRAME, 16777216)   /* 16 MiB */        \
-  X(DEFAULT_MAX_REQUESTS, 1048576) /* per direction */ \
-  X(DEFAULT_MAX_STREAMS, 1048576)  /* per direction */ \
-  X(DEFAULT_MAX_OUTBUF, 67108864)  /* 64 MiB */        \
-  X(MAX_SLOTS, 8388606)            /* the slot must fit in 23 bits */
+#define PS_DEFAULTS(X)                                                    \
+  X(DEFAULT_MAX_FRAME, 16777216)   /* 16 MiB */                           \
+  X(DEFAULT_MAX_REQUESTS, 1048576) /* per direction */                    \
+  X(DEFAULT_MAX_STREAMS, 1048576)  /* per direction */                    \
+  X(DEFAULT_MAX_OUTBUF, 67108864)  /* 64 MiB */                           \
+  X(MAX_SLOTS, 8388606)            /* the slot must fit in 23 bits */     \
+  X(MAX_BYTES, 2147483632) /* the largest max_frame and max_outbuf: every \
+                              byte count, with a header, fits an int32 */
 
 #endif

@@ -31,7 +31,9 @@ int32_t ps_framer_new(ps_framer **out, const ps_limits *limits,
     f->limits = *limits;
   else
     ps_limits_default(&f->limits);
-  if (f->limits.max_frame == 0 || f->limits.max_outbuf == 0) {
+  if (f->limits.max_frame == 0 || f->limits.max_outbuf == 0 ||
+      f->limits.max_frame > PS_MAX_BYTES ||
+      f->limits.max_outbuf > PS_MAX_BYTES) {
     ps_alloc_resize(&alloc, f, sizeof *f, 0);
     return PS_ERR_INVALID_ARGUMENT;
   }
@@ -105,6 +107,8 @@ int32_t ps_framer_recv(ps_framer *f, const uint8_t *in, uint32_t len,
   *count = 0;
   if (f->error) return f->error;
   if (max == 0 || (in == NULL && len != 0)) return PS_ERR_INVALID_ARGUMENT;
+  if (len == 0) return 0;
+  if (len > PS_MAX_BYTES) len = PS_MAX_BYTES; /* the count must fit an int32 */
   pos = ps_decoder_whole(&f->decoder, f->limits.max_frame, in, len, frames, max,
                          &n);
   while (n < max && f->decoder.state != PS_DEC_GOODBYE) {

@@ -87,7 +87,8 @@ int32_t ps_session_new(ps_session **out, uint32_t mode, uint32_t options,
     ps_limits_default(&lim);
   /* every slot number must fit the packed result */
   if (lim.max_frame == 0 || lim.max_requests == 0 || lim.max_streams == 0 ||
-      lim.max_outbuf == 0 ||
+      lim.max_outbuf == 0 || lim.max_frame > PS_MAX_BYTES ||
+      lim.max_outbuf > PS_MAX_BYTES ||
       (uint64_t)lim.max_requests * 2 + (uint64_t)lim.max_streams * 2 >
           PS_MAX_SLOTS)
     return PS_ERR_INVALID_ARGUMENT;
@@ -435,6 +436,7 @@ int32_t ps_session_recv(ps_session *s, const uint8_t *in, uint32_t len) {
   if (s->mode != PS_MODE_WIRE) return PS_ERR_WRONG_MODE;
   if (s->fatal) return s->fatal;
   if (in == NULL && len != 0) return PS_ERR_INVALID_ARGUMENT;
+  if (len > PS_MAX_BYTES) len = PS_MAX_BYTES; /* the count must fit an int32 */
   s->has_event = 0;
   if (s->state & PS_STATE_ENDED) return (int32_t)len;
   rv = ps_decoder_feed(&s->decoder, &s->alloc, s->limits.max_frame, in, len,
@@ -479,7 +481,9 @@ int32_t ps_session_recv_packet(ps_session *s, int32_t req, uint32_t flags) {
     } else if (!(flags & PS_FLAG_STREAM) && req > 0) {
       rv = take_request(s, req, &slot);
       if (rv != PS_OK) return rv;
-      return PS_EV_REQUEST | (int32_t)(slot << PS_PACK_SLOT_SHIFT);
+      rv = PS_EV_REQUEST | (int32_t)(slot << PS_PACK_SLOT_SHIFT);
+      /* a close with nothing of ours open is still due */
+      return close_due(s) ? rv | PS_PACK_MORE : rv;
     } else if (!(flags & PS_FLAG_STREAM) && req < 0 &&
                !(s->state & PS_STATE_CLOSING)) {
       slot = ps_table_find(&s->table, -req);

@@ -26,7 +26,16 @@ const FLAG_END = C.flags.FLAG_END
 const HEADER_SIZE = C.HEADER_SIZE
 const BATCH = 64 // frames decoded per call into the core
 const FRAME_WORDS = 5 // ps_frame in wasm32: flags, type, len, req, data
+// Input goes into the core in slices of at most MAX_INPUT bytes, so that a
+// large chunk (a WebSocket message of many MiB) does not grow the core's
+// memory, which never shrinks: what a session holds stays bounded by its
+// limits, not by the size of what the transport hands over at once. After
+// a decode a buffer over KEEP_INPUT is let go; one up to it (the 64 KiB
+// chunks of a Node socket) is kept, since getting it anew for every chunk
+// costs more than the decoding of small packets.
 const MIN_INPUT = 16384
+const MAX_INPUT = 1 << 20
+const KEEP_INPUT = 65536
 // JSON bodies up to this size in one batch are parsed with one JSON.parse of
 // them joined into an array (see c/ps_json.h): a call of JSON.parse costs
 // about as much as parsing a small body.
@@ -258,17 +267,27 @@ class Framer {
     } finally {
       this._busy = false
       this._waiting.length = 0
+      if (this._inSize > KEEP_INPUT) this._dropInput()
     }
     return this.error
   }
 
   _decode (chunk, onpacket) {
-    const len = chunk.length
-    if (len > this._inSize) this._grow(len)
-    core.u8.set(chunk, this._in)
+    const shareFrom = Math.ceil(chunk.length / SHARE_RATIO)
+    let from = 0
+    do {
+      const n = Math.min(chunk.length - from, MAX_INPUT)
+      if (n > this._inSize) this._grow(n)
+      core.u8.set(n === chunk.length ? chunk : chunk.subarray(from, from + n), this._in)
+      this._decodeSlice(chunk, from, n, shareFrom, onpacket)
+      from += n
+    } while (from < chunk.length && this._f && !this.error)
+  }
+
+  // Decodes bytes [from, from + len) of |chunk|, which lie at this._in.
+  _decodeSlice (chunk, from, len, shareFrom, onpacket) {
     const countAt = this._frames + BATCH * FRAME_WORDS * 4
-    const chunkAt = this._in // where the chunk lies in the core's memory
-    const shareFrom = Math.ceil(len / SHARE_RATIO)
+    const chunkAt = this._in // where the slice lies in the core's memory
     const into = Array.isArray(onpacket)
     const batch = into ? onpacket : []
     let pos = 0
@@ -298,7 +317,7 @@ class Framer {
         let value
         if (type === BINARY) {
           value = n >= shareFrom && at >= chunkAt && at + n <= chunkAt + len
-            ? view(chunk, at - chunkAt, n)
+            ? view(chunk, from + at - chunkAt, n)
             : copyOut(at, at + n, allocValue)
         } else if (type === STRING) value = text(at, at + n)
         else if (joined !== null && core.u8[joinAt + JOIN_BYTES + i] === 1) value = joined[k++]
@@ -321,10 +340,17 @@ class Framer {
     }
   }
 
+  _dropInput () {
+    if (this._in) w.psw_free(this._in)
+    this._in = 0
+    this._inSize = 0
+    this._held.input = 0
+  }
+
   _grow (len) {
     let size = Math.max(MIN_INPUT, this._inSize)
     while (size < len) size *= 2
-    if (this._in) w.psw_free(this._in)
+    this._dropInput()
     this._in = w.psw_malloc(size)
     this._held.input = this._in
     if (!this._in) {
@@ -340,11 +366,9 @@ class Framer {
     if (registry) registry.unregister(this)
     w.ps_framer_del(this._f)
     w.psw_free(this._frames)
-    if (this._in) w.psw_free(this._in)
+    this._dropInput()
     this._f = 0
     this._taken()
-    this._in = 0
-    this._inSize = 0
   }
 }
 

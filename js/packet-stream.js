@@ -61,16 +61,21 @@ class PacketStream {
     this._closed = false
     if (opts.close) this._closecbs.push(opts.close)
     const limits = opts.limits
+    const maxRequests = limitOf(limits, 'maxRequests')
+    const maxStreams = limitOf(limits, 'maxStreams')
+    // each direction of each has slots in the core, numbered in 23 bits
+    if ((maxRequests + maxStreams) * 2 > C.defaults.MAX_SLOTS) {
+      throw new RangeError(`packet-stream-wasm: limits.maxRequests + limits.maxStreams must be at most ${C.defaults.MAX_SLOTS / 2}, not ${maxRequests + maxStreams}`)
+    }
     const session = w.psw_session_new(C.modes.MODE_PACKET, C.options.OPT_COMPAT,
-      limitOf(limits, 'maxFrame'), limitOf(limits, 'maxRequests'),
-      limitOf(limits, 'maxStreams'), limitOf(limits, 'maxOutbuf'), randomSeed())
+      limitOf(limits, 'maxFrame'), maxRequests, maxStreams, limitOf(limits, 'maxOutbuf'), randomSeed())
     if (session < 0) throw coreError(session)
     // The peer's requests are counted here rather than given slots in the
     // core: nothing else about them is state (packet-stream 2.0.6 does not
     // wait for them on close), and sparing the two calls per request is
     // what brings requests to the reference's speed.
     this._peerRequests = 0
-    this._maxPeerRequests = limitOf(limits, 'maxRequests')
+    this._maxPeerRequests = maxRequests
     this._core = session // 0 once closed and freed
     if (orphans) orphans.register(this, session, this)
     this._hot = null // the substream of the last data packet, see write

@@ -93,9 +93,21 @@ const LIMIT_DEFAULTS = {
   maxStreams: C.defaults.DEFAULT_MAX_STREAMS,
   maxOutbuf: C.defaults.DEFAULT_MAX_OUTBUF
 }
+// The largest value of each: byte counts must fit an int32 with a header;
+// requests and substreams share the core's slot numbers (see limitsOf).
+const LIMIT_MAX = {
+  maxFrame: C.defaults.MAX_BYTES,
+  maxRequests: Math.floor(C.defaults.MAX_SLOTS / 2) - 1,
+  maxStreams: Math.floor(C.defaults.MAX_SLOTS / 2) - 1,
+  maxOutbuf: C.defaults.MAX_BYTES
+}
 function limitOf (limits, name) {
   const v = limits && limits[name]
-  return v === undefined ? LIMIT_DEFAULTS[name] : v >>> 0
+  if (v === undefined) return LIMIT_DEFAULTS[name]
+  if (!Number.isInteger(v) || v < 1 || v > LIMIT_MAX[name]) {
+    throw new RangeError(`packet-stream-wasm: limits.${name} must be an integer from 1 to ${LIMIT_MAX[name]}, not ${String(v)}`)
+  }
+  return v
 }
 
 module.exports = { core, need, ready, cString, coreError, limitOf, C }

@@ -941,3 +941,31 @@ test('decode: JSON bodies of a chunk are parsed together, but each must be valid
   const mixedBytes = await refEncode(mixed)
   assert.deepEqual(codec.decodePackets(mixedBytes), (await run(pull.values([mixedBytes]), ref.decode())).items.map(({ req, stream, end, value }) => ({ req, stream, end, value })))
 })
+
+test('decode: a chunk of many MiB goes into the core in slices; the core\'s memory does not grow with it, and an idle framer keeps a small input buffer', () => {
+  const { core } = require('../js/wasm')
+  // a binary body over 1/64 of the chunk, whole in the first slice, then
+  // 40 MiB of string bodies whose frames (1,009 bytes) straddle the slices
+  const body = 'x'.repeat(1000)
+  const frame = Buffer.from(codec.encodePackets([{ req: 1, stream: false, end: false, value: body }]))
+  const count = 40 * 1024
+  const big = binary(700000, 3)
+  const bigFrame = Buffer.from(codec.encodePackets([{ req: 2, stream: true, end: false, value: big }]))
+  assert.equal(frame.length, 1009)
+  const chunk = Buffer.concat([bigFrame, ...Array(count).fill(frame)])
+  const framer = new codec.Framer({ maxFrame: 1 << 20 })
+  const before = core.memory.buffer.byteLength
+  let n = 0
+  let bigValue = null
+  assert.equal(framer.decode(chunk, (p) => {
+    if (p.req === 2) bigValue = p.value
+    else if (p.value === body) n++
+  }), null)
+  assert.equal(n, count)
+  assert.ok(bigValue.equals(big))
+  assert.ok(bigValue.buffer === chunk.buffer, 'a body whole in its slice is still a view of the chunk')
+  const grown = core.memory.buffer.byteLength - before
+  assert.ok(grown <= 4 << 20, `the core's memory grew by ${grown} bytes for a ${chunk.length}-byte chunk`)
+  assert.ok(framer.memory < 64 * 1024, `an idle framer holds ${framer.memory} bytes`)
+  framer.free()
+})

@@ -86,3 +86,28 @@ test('local commands over a limit are refused, the session lives on', () => {
   b.write({ req: 1, stream: false, end: false, value: 'x' })
   assert.deepEqual(answer, { value: 'x', end: false, req: -1 })
 })
+
+test('limits that are not integers in range are refused up front, naming the option', () => {
+  const { connectStream, codec } = require('..')
+  const { PassThrough } = require('node:stream')
+  const bad = [
+    [{ maxFrame: 2 ** 32 + 100 }, /limits\.maxFrame must be an integer from 1 to 2147483632, not 4294967396/],
+    [{ maxOutbuf: 2 ** 32 }, /limits\.maxOutbuf/],
+    [{ maxOutbuf: 2 ** 31 }, /limits\.maxOutbuf/],
+    [{ maxRequests: Infinity }, /limits\.maxRequests/],
+    [{ maxStreams: 0 }, /limits\.maxStreams .* not 0/],
+    [{ maxFrame: 1.5 }, /limits\.maxFrame/],
+    [{ maxFrame: '1024' }, /limits\.maxFrame/],
+    [{ maxRequests: null }, /limits\.maxRequests/],
+    [{ maxRequests: 3000000, maxStreams: 3000000 }, /maxRequests \+ limits\.maxStreams/]
+  ]
+  for (const [limits, message] of bad) {
+    assert.throws(() => packets({ limits }), (err) => err instanceof RangeError && message.test(err.message), JSON.stringify(limits))
+  }
+  // the wire transports and the codec check theirs the same way
+  assert.throws(() => connectStream(new PassThrough(), { limits: { maxFrame: -1 } }), /limits\.maxFrame/)
+  assert.throws(() => codec.encode({ maxOutbuf: 2 ** 32 + 4096 })((end, cb) => cb(true))(null, () => {}), /limits\.maxOutbuf/)
+  // the largest values are taken
+  const big = packets({ limits: { maxFrame: 2147483632, maxOutbuf: 2147483632, maxRequests: 1, maxStreams: 4194302 } })
+  big.destroy(true)
+})

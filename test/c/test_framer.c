@@ -165,6 +165,27 @@ static void put_limits(void) {
   CHECK_INT(ps_framer_new(NULL, NULL, NULL), PS_ERR_INVALID_ARGUMENT);
 }
 
+/* Byte limits are at most PS_MAX_BYTES, so that no byte count wraps. */
+static void byte_limits(void) {
+  ps_limits lim;
+  ps_framer *f;
+  ps_frame fr;
+  uint32_t count = 7;
+  ps_limits_default(&lim);
+  lim.max_frame = UINT32_MAX;
+  CHECK_INT(ps_framer_new(&f, &lim, NULL), PS_ERR_INVALID_ARGUMENT);
+  lim.max_frame = PS_MAX_BYTES;
+  lim.max_outbuf = PS_MAX_BYTES + 1;
+  CHECK_INT(ps_framer_new(&f, &lim, NULL), PS_ERR_INVALID_ARGUMENT);
+  lim.max_outbuf = PS_MAX_BYTES;
+  CHECK_INT(ps_framer_new(&f, &lim, NULL), 0);
+  CHECK(ps_framer_body(f, UINT32_MAX - 3) == NULL);
+  /* no input at all */
+  CHECK_INT(ps_framer_recv(f, NULL, 0, &fr, 1, &count), 0);
+  CHECK_INT(count, 0);
+  ps_framer_del(f);
+}
+
 /* A frame whose body came in pieces ends the batch: its body lives in the
    framer, and the next call may reuse that place. */
 static void split_body_ends_batch(void) {
@@ -242,5 +263,6 @@ void suite_framer(void) {
   RUN(after_goodbye_ignored);
   RUN(error_after_good_frames);
   RUN(put_limits);
+  RUN(byte_limits);
   RUN(split_body_ends_batch);
 }

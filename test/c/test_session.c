@@ -84,6 +84,20 @@ static void new_rejects_bad_arguments(void) {
   lim.max_streams = PS_MAX_SLOTS;
   CHECK_INT(ps_session_new(&s, PS_MODE_WIRE, 0, &lim, NULL, 0),
             PS_ERR_INVALID_ARGUMENT);
+  /* byte limits whose counts, with a header, would not fit an int32 */
+  ps_limits_default(&lim);
+  lim.max_frame = PS_MAX_BYTES + 1;
+  CHECK_INT(ps_session_new(&s, PS_MODE_WIRE, 0, &lim, NULL, 0),
+            PS_ERR_INVALID_ARGUMENT);
+  ps_limits_default(&lim);
+  lim.max_outbuf = UINT32_MAX;
+  CHECK_INT(ps_session_new(&s, PS_MODE_WIRE, 0, &lim, NULL, 0),
+            PS_ERR_INVALID_ARGUMENT);
+  lim.max_frame = lim.max_outbuf = PS_MAX_BYTES;
+  CHECK_INT(ps_session_new(&s, PS_MODE_WIRE, 0, &lim, NULL, 0), 0);
+  CHECK(ps_session_body(s, UINT32_MAX - 3) == NULL);
+  CHECK(ps_session_body(s, PS_MAX_BYTES + 1) == NULL);
+  ps_session_del(s);
   ps_limits_default(&lim);
   CHECK_INT(lim.max_frame, 16u << 20);
   CHECK_INT(ps_session_new(&s, PS_MODE_WIRE, 0, &lim, NULL, 0), 0);
@@ -452,6 +466,9 @@ static void peer_goodbye(void) {
   CHECK_INT(ev.error, 0);
   CHECK_INT(ps_session_send(s, &p), PS_HEADER_SIZE);
   CHECK(ps_session_state(s) & PS_STATE_GOODBYE);
+  /* what follows is consumed unread, at most PS_MAX_BYTES a call so that
+     the count stays positive */
+  CHECK_INT(ps_session_recv(s, bye, 0xFFFFFC79u), PS_MAX_BYTES);
   ps_session_del(s);
 
   s = new_session(PS_MODE_WIRE, 0);
@@ -677,6 +694,16 @@ static void packet_mode(void) {
   ev = EXPECT(s, CLOSED);
   CHECK_INT(ev.error, 0);
   CHECK_INT(ps_session_recv_packet(s, 0, 0), PS_EV_NONE);
+  ps_session_del(s);
+
+  /* a peer's request after a close with nothing of ours open: the close is
+     still due, and the request says so */
+  s = new_session(PS_MODE_PACKET, PS_OPT_COMPAT);
+  CHECK_INT(ps_session_close(s), 0);
+  r = ps_session_recv_packet(s, 1, 0);
+  CHECK_INT(r & PS_PACK_TYPE_MASK, PS_EV_REQUEST);
+  CHECK(r & PS_PACK_MORE);
+  EXPECT(s, CLOSED);
   ps_session_del(s);
 }
 
