@@ -21,7 +21,8 @@ declare namespace packets {
 
   type Callback<T = unknown> = (err: any, value?: T) => void
 
-  /** Limits of a session; a peer exceeding one destroys the session. */
+  /** Limits of a session; a peer exceeding one destroys the session. Each is an integer from 1 (a
+   *  RangeError otherwise): maxFrame and maxOutbuf up to 2,147,483,632, maxRequests + maxStreams up to 4,194,303. */
   interface Limits {
     /** largest body in bytes (default 16 MiB) */
     maxFrame?: number
@@ -99,6 +100,8 @@ declare namespace packets {
   interface WireOptions extends Handlers {
     /** connectWebSocket: bytes the socket may buffer before `writable` turns false (default 1 MiB) */
     highWaterMark?: number
+    /** connectStream: ms after the session's end before a stream that has not closed is destroyed (default 30000; Infinity: never) */
+    closeTimeout?: number
   }
 
   /** a packet stream over a Node byte stream (net.Socket, TLS, any Duplex, or { readable, writable }) */

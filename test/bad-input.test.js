@@ -286,6 +286,44 @@ test('a request handler that throws: the session is destroyed with an error that
   assert.equal(rec.answered, 1)
 })
 
+test('a peer that keeps its side open and never reads after the session ended: the socket is destroyed after closeTimeout', { timeout: 20000 }, async () => {
+  const net = require('node:net')
+  for (const how of ['graceful close', 'destroy with an error', 'default timeout not yet passed']) {
+    let session
+    let serverSocket
+    const srv = await listen((socket) => {
+      serverSocket = socket
+      session = connectStream(socket, { closeTimeout: how.startsWith('default') ? undefined : 150 })
+    })
+    try {
+      // a half-open peer: it never ends its side and never reads
+      const peer = net.connect({ port: srv.port, host: '127.0.0.1', allowHalfOpen: true })
+      peer.on('error', () => {})
+      await withTimeout(new Promise((resolve) => peer.once('connect', resolve)), 5000, 'connect')
+      peer.pause()
+      while (!session) await sleep(5)
+      const closed = closeOf(serverSocket)
+      const started = Date.now()
+      if (how === 'graceful close') session.close(() => {})
+      else session.destroy(new Error('done with you'))
+      if (how.startsWith('default')) {
+        // 30 s by default: still open a while later, as a socket whose
+        // peer is about to close should be
+        await sleep(400)
+        assert.equal(serverSocket.destroyed, false, how)
+        assert.equal(serverSocket.writableEnded, true, how)
+      } else {
+        await withTimeout(closed, 5000, `the server socket to close (${how})`)
+        assert.ok(Date.now() - started >= 140, how)
+      }
+      peer.destroy()
+    } finally {
+      await srv.close()
+    }
+  }
+  assert.throws(() => connectStream(new (require('node:stream').PassThrough)(), { closeTimeout: -1 }), /closeTimeout/)
+})
+
 test('a socket that has already closed: the session fails at once, a request made right away is rejected once', { timeout: 20000 }, async () => {
   const { raw } = await rawClient()
   raw.socket.destroy()

@@ -6,10 +6,20 @@
 const { createWire, isProtocolError, transportError } = require('./wire')
 const { later } = require('../util')
 
+// How long after the session's end the stream may take to close by itself
+// (what was framed is written, the peer ends its side) before it is
+// destroyed: a peer that keeps its side open, or never reads, must not hold
+// the stream (a socket's file handle) for good.
+const DEFAULT_CLOSE_TIMEOUT = 30000
+
+// opts: packet-stream's opts, limits, and closeTimeout (ms, see above;
+// Infinity never destroys).
 function connectStream (duplex, opts) {
   const pair = typeof duplex.readable === 'object' && duplex.readable !== null
   const input = pair ? duplex.readable : duplex
   const output = pair ? duplex.writable : duplex
+  const closeTimeout = opts && opts.closeTimeout !== undefined ? opts.closeTimeout : DEFAULT_CLOSE_TIMEOUT
+  if (!(closeTimeout >= 0)) throw new RangeError(`packet-stream-wasm: closeTimeout must be a number of milliseconds, not ${String(closeTimeout)}`)
   let closed = false
 
   const wire = createWire(opts, {
@@ -21,13 +31,29 @@ function connectStream (duplex, opts) {
       // a peer that broke the protocol is cut off; otherwise what was
       // framed is written before the end
       if (isProtocolError(err)) {
-        input.destroy()
-        if (output !== input) output.destroy()
+        destroyStreams()
       } else {
         output.end()
+        if (closeTimeout !== Infinity) untilClosed()
       }
     }
   })
+
+  function destroyStreams () {
+    input.destroy()
+    if (output !== input) output.destroy()
+  }
+
+  function untilClosed () {
+    const isOver = (s) => s.destroyed || s.closed
+    if (isOver(input) && isOver(output)) return
+    const timer = setTimeout(destroyStreams, closeTimeout)
+    if (typeof timer.unref === 'function') timer.unref()
+    let open = output === input ? 1 : 2
+    const onclosed = () => { if (--open === 0) clearTimeout(timer) }
+    input.once('close', onclosed)
+    if (output !== input) output.once('close', onclosed)
+  }
 
   const ondata = (chunk) => wire.receive(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
   const onend = () => wire.receiveEnd(null)
