@@ -11,7 +11,7 @@
 // code written for it observes that order.
 const { core, need, coreError, limitOf, C } = require('./wasm')
 const Substream = require('./substream')
-const { flat, toError, closedread } = require('./util')
+const { flat, toError, closedread, debug } = require('./util')
 
 const EV = C.events
 const TYPE_MASK = C.packed.PACK_TYPE_MASK
@@ -212,7 +212,11 @@ class PacketStream {
       return
     }
     // numbers that are not int32 cannot be on the wire nor name anything
-    if ((req | 0) !== req) return
+    // (packet-stream 2.0.6 coerces '2' or 1.5; we drop them)
+    if ((req | 0) !== req) {
+      if (debug.enabled) console.error('packet-stream-wasm: dropped a packet whose req is not a 32-bit integer', msg)
+      return
+    }
     if (req > 0 && !msg.stream) {
       if (++this._peerRequests > this._maxPeerRequests) {
         return void this.destroy(coreError(C.errors.ERR_PEER_REQUEST_LIMIT))

@@ -111,3 +111,35 @@ test('limits that are not integers in range are refused up front, naming the opt
   const big = packets({ limits: { maxFrame: 2147483632, maxOutbuf: 2147483632, maxRequests: 1, maxStreams: 4194302 } })
   big.destroy(true)
 })
+
+test('packets whose req is not a 32-bit integer are dropped, logged when debugging; the session stays healthy', () => {
+  const seen = []
+  const a = packets({
+    request (value, cb) { seen.push(value); cb(null, value) },
+    stream (s) { seen.push('stream ' + s.id) }
+  })
+  const sent = []
+  a.read = (msg) => sent.push(msg)
+  const logged = []
+  const error = console.error
+  console.error = (...args) => logged.push(args[0])
+  try {
+    for (const req of ['2', 1.5, 2 ** 31, -(2 ** 31) - 1, true, Infinity, NaN]) {
+      a.write({ req, stream: false, end: false, value: 'odd' })
+      a.write({ req, stream: true, end: false, value: 'odd' })
+    }
+    assert.deepEqual(logged, [])
+    packets.debug = true
+    a.write({ req: '3', stream: false, end: false, value: 'odd' })
+    assert.equal(logged.length, 1)
+    assert.match(logged[0], /req is not a 32-bit integer/)
+  } finally {
+    packets.debug = false
+    console.error = error
+  }
+  assert.deepEqual(seen, [])
+  a.write({ req: 4, stream: false, end: false, value: 'fine' })
+  assert.deepEqual(seen, ['fine'])
+  assert.deepEqual(sent.map((m) => [m.req, m.value]), [[-4, 'fine']])
+  assert.equal(a.ended, false)
+})
