@@ -81,6 +81,19 @@ function view (chunk, at, n) {
   return hasBuffer ? Buffer.from(chunk.buffer, chunk.byteOffset + at, n) : chunk.subarray(at, at + n)
 }
 
+// JSON.stringify, whose failures (a BigInt, a circular object, a toJSON
+// that throws) become errors with a code, as the core's refusals are.
+function stringify (value) {
+  try {
+    return JSON.stringify(value)
+  } catch (thrown) {
+    const err = new TypeError(`packet-stream-wasm: the value cannot be sent as JSON: ${thrown && thrown.message}`)
+    err.code = C.errors.ERR_INVALID_ARGUMENT
+    err.cause = thrown
+    throw err
+  }
+}
+
 function text (a, b) {
   return core.buf ? utf8Slice(core.buf, a, b) : decoder.decode(core.u8.subarray(a, b))
 }
@@ -146,7 +159,7 @@ class Framer {
       if (body.length >= this._besideFrom) return this._putBeside(flags, req, body)
       rv = this._putBytes(flags, req, body)
     } else {
-      const json = JSON.stringify(body)
+      const json = stringify(body)
       rv = this._putString(flags, JSON_TYPE, req, json === undefined ? 'null' : json)
     }
     if (rv < 0) throw coreError(rv)

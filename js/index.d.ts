@@ -71,6 +71,9 @@ declare namespace packets {
     read: (msg: Packet | null, end?: any) => void
     /** takes packets from the peer (bound: can be passed around) */
     write: (msg: Packet | null, end?: any) => void
+    /** over a transport, a value that cannot be sent (not JSON-encodable, over maxFrame) throws
+     *  (err.code ERR_INVALID_ARGUMENT or ERR_FRAME_TOO_LARGE); a request with one fails with that
+     *  error, a substream write throws; the session goes on */
     message (value: any): void
     request (value: any, cb: Callback): void
     /** without a callback: a promise of the response (error responses, and the session's end, reject with an Error) */

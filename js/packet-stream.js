@@ -11,7 +11,7 @@
 // code written for it observes that order.
 const { core, need, coreError, limitOf, C } = require('./wasm')
 const Substream = require('./substream')
-const { flat, toError, closedread, debug } = require('./util')
+const { flat, toError, closedread, debug, isRefusal } = require('./util')
 
 const EV = C.events
 const TYPE_MASK = C.packed.PACK_TYPE_MASK
@@ -106,8 +106,18 @@ class PacketStream {
     if (this._closing) return cb(new Error('parent stream is closing'))
     const rid = w.ps_request(this._core, 0, 0, 0, core.scratch)
     if (rid < 0) return cb(coreError(rid))
-    this._slots[core.i32[core.scratch >> 2]] = cb
-    this.read({ req: rid, stream: false, end: false, value: obj })
+    const slot = core.i32[core.scratch >> 2]
+    this._slots[slot] = cb
+    try {
+      this.read({ req: rid, stream: false, end: false, value: obj })
+    } catch (err) {
+      if (!isRefusal(err)) throw err
+      // it never left: it ends here, as if answered with the refusal
+      this._slots[slot] = undefined
+      w.ps_session_recv_packet(this._core, -rid, C.flags.FLAG_END)
+      cb(err)
+      this._maybedone(err)
+    }
   }
 
   // Sends a request to the other end for a stream
@@ -261,7 +271,14 @@ class PacketStream {
           this._peerRequests--
         }
         if (err) this.read({ value: flat(err), end: true, req: rid })
-        else this.read({ value, end: false, req: rid })
+        else {
+          try {
+            this.read({ value, end: false, req: rid })
+          } catch (e) {
+            if (!isRefusal(e)) throw e
+            this.read({ value: flat(e), end: true, req: rid }) // the peer hears why
+          }
+        }
         this._maybedone()
       }
       try {

@@ -22,6 +22,12 @@ function toError (err) {
   return e
 }
 
+// Marks an error that refused one outgoing packet before anything of it was
+// framed (its value cannot be encoded, or is over maxFrame): the session
+// goes on, and the caller hears it.
+const REFUSED = Symbol('packet-stream-wasm: packet refused')
+const isRefusal = (err) => !!err && err[REFUSED] === true
+
 const debug = {
   // Log what packet-stream 2.0.6 logs after a session has closed, and more:
   // set PACKET_STREAM_DEBUG=1, or assign packets.debug = true.
@@ -64,4 +70,4 @@ function report (err) {
   } else console.error(err)
 }
 
-module.exports = { flat, toError, closedread, debug, later, report }
+module.exports = { flat, toError, closedread, debug, later, report, REFUSED, isRefusal }

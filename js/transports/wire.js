@@ -22,7 +22,7 @@
 const PacketStream = require('../packet-stream')
 const Framer = require('../framer')
 const { C, coreError } = require('../wasm')
-const { later, report } = require('../util')
+const { later, report, REFUSED } = require('../util')
 
 const { GOODBYE } = Framer
 // What one turn may frame before it is handed to the transport: its frames
@@ -98,8 +98,16 @@ function createWire (opts, transport) {
     try {
       framer.encode(msg)
     } catch (err) {
-      // a body over the limit, or the output backed up past maxOutbuf:
-      // the session cannot go on, but it is in the middle of a call
+      // A value that cannot be framed (not JSON-encodable, over maxFrame)
+      // is refused: the call that sent it throws, and packet-stream.js
+      // turns that into the request's error or an error response. An end
+      // cannot be refused (the substream's state has moved on already), and
+      // output backed up past maxOutbuf means the session cannot go on: it
+      // is destroyed, once the call it is in the middle of is done.
+      if (!msg.end && (err.code === C.errors.ERR_INVALID_ARGUMENT || err.code === C.errors.ERR_FRAME_TOO_LARGE)) {
+        err[REFUSED] = true
+        throw err
+      }
       later(() => destroyWith(err))
       return
     }

@@ -1,0 +1,121 @@
+'use strict'
+// A value the session cannot send (not JSON-encodable, or over
+// limits.maxFrame) over a real transport (connectStream on TCP loopback):
+// only that packet is refused, and the session goes on. A message or a
+// substream write throws at the caller; a request fails with the refusal;
+// an answer that cannot be sent becomes an error response, so the peer's
+// request does not hang.
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const net = require('node:net')
+const { once } = require('node:events')
+const { connectStream } = require('..')
+const { C } = require('../js/wasm')
+const { withTimeout } = require('./helpers/wait')
+
+const E = C.errors
+const LIMITS = { maxFrame: 1024 }
+
+async function connected (serverOpts) {
+  let serverPs
+  const server = net.createServer((socket) => { serverPs = connectStream(socket, { limits: LIMITS, ...serverOpts }) })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const socket = net.connect(server.address().port, '127.0.0.1')
+  await once(socket, 'connect')
+  const closes = []
+  const client = connectStream(socket, { limits: LIMITS, close: (err) => closes.push(err) })
+  while (!serverPs) await new Promise((resolve) => setImmediate(resolve))
+  return {
+    client,
+    server: serverPs,
+    closes,
+    done: () => new Promise((resolve) => { client.close(() => server.close(resolve)) })
+  }
+}
+
+const circular = () => {
+  const o = { a: 1 }
+  o.self = o
+  return o
+}
+
+const isRefusal = (code, message) => (err) => err instanceof Error && err.code === code && message.test(err.message)
+
+test('a message or a request whose value cannot be sent is refused alone; the session goes on', { timeout: 20000 }, async () => {
+  const c = await connected({ request (value, cb) { cb(null, value) } })
+  try {
+    const pending = c.client.request('before')
+    assert.throws(() => c.client.message(10n), isRefusal(E.ERR_INVALID_ARGUMENT, /cannot be sent as JSON: .*BigInt/))
+    assert.throws(() => c.client.message('x'.repeat(2000)), isRefusal(E.ERR_FRAME_TOO_LARGE, /larger than the frame limit/))
+    // callback form: called once, with the refusal
+    const heard = []
+    c.client.request(circular(), (err, value) => heard.push([err, value]))
+    assert.equal(heard.length, 1)
+    assert.ok(isRefusal(E.ERR_INVALID_ARGUMENT, /circular/)(heard[0][0]))
+    // promise form
+    await assert.rejects(c.client.request({ big: 'y'.repeat(2000) }), isRefusal(E.ERR_FRAME_TOO_LARGE, /frame limit/))
+    // a value whose toJSON throws
+    const err = await c.client.request({ toJSON () { throw new RangeError('no JSON for me') } }).catch((e) => e)
+    assert.ok(err.cause instanceof RangeError)
+    // everything else goes on: the earlier request, later ones, the close
+    assert.equal(await withTimeout(pending, 5000, 'the earlier request'), 'before')
+    assert.equal(await withTimeout(c.client.request('after'), 5000, 'a later request'), 'after')
+    assert.equal(c.client.ended, false)
+    assert.equal(heard.length, 1)
+  } finally {
+    await withTimeout(c.done(), 5000, 'a graceful close with the refused requests released')
+  }
+  assert.equal(c.closes.length, 1)
+  assert.ok(!c.closes[0], 'closed without an error')
+})
+
+test('an answer that cannot be sent becomes an error response; the peer\'s request does not hang', { timeout: 20000 }, async () => {
+  const c = await connected({
+    request (value, cb) {
+      if (value === 'bigint') return cb(null, { n: 10n })
+      if (value === 'huge') return cb(null, 'z'.repeat(5000))
+      cb(null, value)
+    }
+  })
+  try {
+    const a = await withTimeout(c.client.request('bigint').catch((e) => e), 5000, 'the answer to bigint')
+    assert.equal(a.name, 'TypeError')
+    assert.match(a.message, /cannot be sent as JSON/)
+    const b = await withTimeout(c.client.request('huge').catch((e) => e), 5000, 'the answer to huge')
+    assert.match(b.message, /larger than the frame limit/)
+    assert.equal(await withTimeout(c.client.request('fine'), 5000, 'a later request'), 'fine')
+  } finally {
+    await withTimeout(c.done(), 5000, 'the close')
+  }
+})
+
+test('a substream write whose value cannot be sent throws; the substream goes on', { timeout: 20000 }, async () => {
+  const c = await connected({
+    stream (sub) {
+      sub.read = (data, end) => {
+        if (end) sub.end()
+        else sub.write(data)
+      }
+    }
+  })
+  try {
+    const sub = c.client.stream()
+    const got = []
+    const ended = new Promise((resolve) => {
+      sub.read = (data, end) => {
+        if (end) resolve(end)
+        else got.push(data)
+      }
+    })
+    sub.write(1)
+    assert.throws(() => sub.write(10n), isRefusal(E.ERR_INVALID_ARGUMENT, /BigInt/))
+    assert.throws(() => sub.write(Buffer.alloc(2000)), isRefusal(E.ERR_FRAME_TOO_LARGE, /frame limit/))
+    sub.write(2)
+    sub.end()
+    assert.equal(await withTimeout(ended, 5000, 'the echo to end'), true)
+    assert.deepEqual(got, [1, 2])
+  } finally {
+    await withTimeout(c.done(), 5000, 'the close')
+  }
+})
