@@ -37,7 +37,7 @@
   X(ERR_PEER_STREAM_LIMIT, -905, "peer opened too many substreams")          \
   X(ERR_TRUNCATED, -906, "connection ended in the middle of a frame")        \
   X(ERR_OUTBUF_LIMIT, -907,                                                  \
-    "outbound buffer limit exceeded: the peer is not reading")               \
+    "outbound buffer limit exceeded: more was sent than the transport took") \
   X(ERR_BAD_BODY, -908, "peer sent a body that does not decode")             \
   X(ERR_TRANSPORT, -909, "transport failed")                                 \
   X(ERR_UNEXPECTED_END, -910, "unexpected end of parent stream")             \
