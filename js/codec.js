@@ -36,6 +36,8 @@ function encode (limits) {
     const readAhead = Math.max(1, framer.maxOutbuf >>> 1)
     const chunk = Math.min(CHUNK, readAhead)
     let ended = null // the end of the source, or an encoding error
+    let sourceAborted = false // by us after an error, or for downstream: once
+    let held = null // a packet read ahead that did not fit: it waits for the next take
     let reading = false // a read of the source is out
     let waiting = null // downstream's callback
     let done = false
@@ -57,6 +59,11 @@ function encode (limits) {
       if (outAt === out.length) {
         out = framer.takeChunks() || NONE
         outAt = 0
+        if (held !== null) { // there is room for it now
+          const msg = held
+          held = null
+          frame(msg)
+        }
       }
       if (outAt < out.length) {
         const bytes = out[outAt]
@@ -73,12 +80,23 @@ function encode (limits) {
       reading = false
       if (end) ended = ended || end
       else if (!done) {
-        try {
-          framer.encode(msg)
-        } catch (err) {
-          ended = err
-          read(err, () => {}) // abort the source: nothing more can be sent
+        frame(msg)
+      }
+    }
+
+    // A packet read ahead may not fit beside what waits framed (maxOutbuf):
+    // it is held, and reading stops, until that has been taken.
+    function frame (msg) {
+      try {
+        framer.encode(msg)
+      } catch (err) {
+        if (err.code === C.errors.ERR_OUTBUF_LIMIT && framer.pending > 0) {
+          held = msg
+          return
         }
+        ended = err
+        sourceAborted = true
+        read(err, () => {}) // abort the source: nothing more can be sent
       }
     }
 
@@ -95,8 +113,8 @@ function encode (limits) {
     // Reads the source for as long as it answers at once and the chunk is
     // not full, then keeps a read out while the read-ahead has room.
     function fill () {
-      while (!reading && !ended && !done && framer.pending < chunk) readOnce()
-      if (!reading && !ended && !done && framer.pending < readAhead) readOnce()
+      while (!reading && !ended && !done && held === null && framer.pending < chunk) readOnce()
+      if (!reading && !ended && !done && held === null && framer.pending < readAhead) readOnce()
     }
 
     function pump () {
@@ -126,7 +144,18 @@ function encode (limits) {
         done = true
         ended = ended || abort // for a read of ours still out
         framer.free()
-        return read(abort, cb)
+        // a read of downstream's still out hears the abort first
+        const pending = waiting
+        waiting = null
+        if (sourceAborted) {
+          if (pending) pending(abort)
+          return cb(abort)
+        }
+        sourceAborted = true
+        return read(abort, (end) => {
+          if (pending) pending(abort)
+          cb(end)
+        })
       }
       waiting = cb
       pump()
@@ -143,6 +172,8 @@ function decode (limits) {
     const queue = [] // packets decoded, handed out from |head| on
     let head = 0
     let ended = null
+    let sourceAborted = false // by us after an error, or for downstream: once
+    let pending = null // downstream's callback while a read of ours is out
 
     function take () {
       const p = queue[head++]
@@ -155,12 +186,13 @@ function decode (limits) {
 
     function onchunk (end, data) {
       if (end) {
-        ended = end === true && framer.midframe ? coreError(C.errors.ERR_TRUNCATED) : end
+        ended = ended || (end === true && framer.midframe ? coreError(C.errors.ERR_TRUNCATED) : end)
       } else if (!ended) {
         const err = framer.decode(data, queue)
         if (queue.length > head && queue[queue.length - 1] === GOODBYE) ended = true
         if (err) {
           ended = err
+          sourceAborted = true
           read(err, () => {}) // the rest of the source is of no use
         }
       }
@@ -171,7 +203,16 @@ function decode (limits) {
       if (abort) {
         framer.free()
         ended = ended || abort
-        return read(abort, cb)
+        if (sourceAborted) return cb(abort)
+        sourceAborted = true
+        // a read of downstream's still out hears the abort first, even if
+        // the source does not answer it
+        return read(abort, (end) => {
+          const p = pending
+          pending = null
+          if (p) p(abort)
+          cb(end)
+        })
       }
       for (;;) {
         if (head < queue.length) return cb(null, take())
@@ -179,12 +220,19 @@ function decode (limits) {
         let sync = true
         let answered = false
         read(null, (end, data) => {
+          if (!sync) {
+            if (pending !== cb) return // answered already, by an abort
+            pending = null
+          }
           onchunk(end, data)
           answered = true
           if (!sync) pscDecodeRead(null, cb)
         })
         sync = false
-        if (!answered) return
+        if (!answered) {
+          pending = cb
+          return
+        }
       }
     }
   }

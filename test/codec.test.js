@@ -639,6 +639,67 @@ test('abort: aborting the encoded stream passes the abort to the packet source, 
   for (const c of calls) assert.equal(c[1], true, `${c[0]} ends with the abort`)
 })
 
+test('abort with a read out, of a source that does not answer that read when aborted: the read hears the abort first, then the abort', async () => {
+  // a "tail -f" source: its read waits for data that never comes
+  const waitingSource = () => {
+    const src = (abort, cb) => {
+      if (abort) {
+        src.aborts++
+        return setImmediate(() => cb(abort))
+      }
+      src.reads++ // and never answered
+    }
+    src.aborts = 0
+    src.reads = 0
+    return src
+  }
+  for (const [name, through] of [['encode', codec.encode()], ['decode', codec.decode()]]) {
+    const src = waitingSource()
+    const read = through(src)
+    const order = []
+    read(null, (end) => order.push(['read', end && end.message]))
+    await new Promise((resolve) => setImmediate(resolve))
+    read(new Error('stop'), (end) => order.push(['abort', end && end.message]))
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    assert.deepEqual(order, [['read', 'stop'], ['abort', 'stop']], name)
+    assert.equal(src.aborts, 1, name)
+  }
+})
+
+test('decode: after a protocol error a downstream abort does not abort the source a second time', async () => {
+  let aborts = 0
+  const chunks = [Buffer.from([3, 0, 0, 0, 1, 0, 0, 0, 1, 0x41])]
+  const src = (abort, cb) => {
+    if (abort) {
+      aborts++
+      return cb(abort)
+    }
+    if (chunks.length) return cb(null, chunks.shift())
+    cb(true)
+  }
+  const read = codec.decode()(src)
+  const end = await new Promise((resolve) => read(null, (end) => resolve(end)))
+  assertCoreError(end, E.ERR_BAD_TYPE)
+  assert.equal(aborts, 1) // the decoder's own, after the error
+  const abortEnd = await new Promise((resolve) => read(true, (end) => resolve(end)))
+  assert.equal(abortEnd, true)
+  assert.equal(aborts, 1)
+})
+
+test('encode: a packet read ahead that does not fit beside what waits framed (a small maxOutbuf) waits for the next take instead of failing', async () => {
+  const limits = { maxOutbuf: 64 * 1024 }
+  for (const big of ['s'.repeat(40 * 1024), binary(40 * 1024, 9)]) {
+    const packets = Array.from({ length: 31 }, (_, i) => ({ req: i + 1, stream: false, end: false, value: 'k'.repeat(1000) }))
+    packets.push({ req: 99, stream: true, end: false, value: big })
+    const { items, end } = await run(pull.values(packets), codec.encode(limits))
+    assert.equal(end, null)
+    sameBytes(Buffer.concat(items), await refEncode(packets), typeof big)
+  }
+  // a packet that cannot fit even alone still fails
+  const { end } = await run(pull.values([{ req: 1, stream: false, end: false, value: 'x'.repeat(70 * 1024) }]), codec.encode(limits))
+  assertCoreError(end, E.ERR_OUTBUF_LIMIT)
+})
+
 // ---- the encoder's reading ahead ------------------------------------------------
 
 test('encode: the bytes of packets read at once are handed over while the next read is out', async () => {
