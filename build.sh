@@ -42,6 +42,12 @@ apt_install() {
 }
 
 ensure_emcc() { command -v emcc >/dev/null || apt_install emscripten; }
+# the native build needs both compilers; the lint step clang-format
+ensure_compilers() {
+  command -v gcc >/dev/null || apt_install gcc
+  command -v clang >/dev/null || apt_install clang
+}
+ensure_clang_format() { command -v clang-format >/dev/null || apt_install clang-format; }
 ensure_valgrind() { command -v valgrind >/dev/null || apt_install valgrind; }
 # Debian's chromium, driven by playwright-core in test/browser.test.js
 ensure_chromium() { [ -x /usr/bin/chromium ] || apt_install chromium; }
@@ -89,6 +95,7 @@ EOF
 }
 
 build_native() {
+  ensure_compilers
   mkdir -p "$OUT/obj"
   local objs=()
   # both compilers must accept the core with every warning an error
@@ -114,6 +121,7 @@ build_native() {
 test_c() {
   ensure_clang_rt || return 1
   ensure_valgrind || return 1
+  ensure_clang_format || return 1
   say "lint: clang-format, cppcheck"
   clang-format --dry-run --Werror c/*.c c/*.h test/c/*.c test/c/*.h examples/c/*.c || return 1
   if command -v cppcheck >/dev/null; then

@@ -1,7 +1,7 @@
 /*
  * ps_constants.h: the single source of every constant shared by the C core
  * and the JavaScript glue. ps.h builds its enums from these tables and
- * build.sh generates js/constants.js from them (tools/gen_constants.c), so
+ * build.sh generates js/constants.js from them (a C program it writes), so
  * the two sides cannot drift apart; test/constants.test.js checks it.
  *
  * Each table is an X-macro: X(NAME, value[, message]).

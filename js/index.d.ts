@@ -24,7 +24,8 @@ declare namespace packets {
   /** Limits of a session; a peer exceeding one destroys the session. Each is an integer from 1 (a
    *  RangeError otherwise): maxFrame and maxOutbuf up to 2,147,483,632, maxRequests + maxStreams up to 4,194,303. */
   interface Limits {
-    /** largest body in bytes (default 16 MiB) */
+    /** largest body in bytes (default 16 MiB); like maxOutbuf, checked where packets are framed (the
+     *  transports, the codec), not between two sessions wired in memory */
     maxFrame?: number
     /** open requests in each direction (default 1,048,576) */
     maxRequests?: number
@@ -63,7 +64,8 @@ declare namespace packets {
   }
 
   interface PacketStream {
-    /** falsy while open; the end value (true or an error) once ended */
+    /** false while open; set by destroy() and by the peer's end (true, or the error; undefined after
+     *  destroy() with no argument); a graceful close leaves it false, as in 2.0.6 */
     ended: any
     /** the handlers given to packets(); null once closed */
     opts: Handlers | null
@@ -72,8 +74,8 @@ declare namespace packets {
     /** takes packets from the peer (bound: can be passed around) */
     write: (msg: Packet | null, end?: any) => void
     /** over a transport, a value that cannot be sent (not JSON-encodable, over maxFrame) throws
-     *  (err.code ERR_INVALID_ARGUMENT or ERR_FRAME_TOO_LARGE); a request with one fails with that
-     *  error, a substream write throws; the session goes on */
+     *  (err.code errors.ERR_INVALID_ARGUMENT or errors.ERR_FRAME_TOO_LARGE); a request with one
+     *  fails with that error, a substream write throws; the session goes on */
     message (value: any): void
     request (value: any, cb: Callback): void
     /** without a callback: a promise of the response (error responses, and the session's end, reject with an Error) */
@@ -121,10 +123,8 @@ declare namespace packets {
   /** A packet of the wire format, as the codec hands it out. */
   interface WirePacket { req: number, stream: boolean, end: boolean, value: any }
 
-  /** Incremental framing through the C core. */
-  class Framer {
-    /** passBodies: binary bodies of 8 KiB or more are held and passed on as given (not copied), as packet-stream-codec does */
-    constructor (limits?: CodecLimits, opts?: { passBodies?: boolean })
+  /** Incremental framing through the C core: `new codec.Framer(limits, opts)`. */
+  interface Framer {
     readonly pending: number
     readonly memory: number
     readonly midframe: boolean
@@ -148,14 +148,17 @@ declare namespace packets {
     encodePackets (packets: Iterable<Packet | 'GOODBYE'>, limits?: CodecLimits): Uint8Array
     /** binary values may be views of `bytes`, as in Framer.decode */
     decodePackets (bytes: Uint8Array, limits?: CodecLimits): Array<WirePacket | 'GOODBYE'>
-    Framer: typeof Framer
+    /** passBodies: binary bodies of 8 KiB or more are held and passed on as given (not copied), as packet-stream-codec does */
+    Framer: new (limits?: CodecLimits, opts?: { passBodies?: boolean }) => Framer
     GOODBYE: 'GOODBYE'
   }
 
   /** settles once the WebAssembly core is loaded (at once where synchronous compiles are allowed) */
   const ready: Promise<typeof packets>
-  /** log what the reference logs after close, and more */
+  /** log what the reference logs after close, and more: `packets.debug = true` (on the default export, not a named one) */
   let debug: boolean
+  /** err.code of the core's errors, by name: ERR_INVALID_ARGUMENT -501, ERR_FRAME_TOO_LARGE -506, ERR_OUTBUF_LIMIT -907, ... */
+  const errors: Readonly<Record<string, number>>
   const PacketStream: new (opts: Handlers) => PacketStream
 }
 

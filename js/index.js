@@ -5,7 +5,7 @@
 //   const packets = require('packet-stream-wasm')
 //   const ps = packets({ message, request, stream, close })
 const PacketStream = require('./packet-stream')
-const { ready } = require('./wasm')
+const { ready, C } = require('./wasm')
 const { debug } = require('./util')
 
 function packets (opts) {
@@ -20,6 +20,8 @@ packets.codec = require('./codec')
 packets.connectStream = require('./transports/stream')
 packets.connectWebSocket = require('./transports/websocket')
 packets.connectPort = require('./transports/port')
+// The numbers in err.code of the core's errors, by name (ERR_FRAME_TOO_LARGE, ...)
+packets.errors = Object.freeze({ ...C.errors })
 Object.defineProperty(packets, 'debug', {
   get: () => debug.enabled,
   set: (on) => { debug.enabled = !!on },

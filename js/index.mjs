@@ -9,3 +9,4 @@ export const codec = packets.codec
 export const connectStream = packets.connectStream
 export const connectWebSocket = packets.connectWebSocket
 export const connectPort = packets.connectPort
+export const errors = packets.errors

@@ -46,3 +46,16 @@ test('event numbers, flags and the packed layout agree with the core', () => {
   assert.equal(w.psw_session_new(7, 0, 1, 1, 1, 1, 1), C.errors.ERR_INVALID_ARGUMENT)
   w.ps_session_del(s)
 })
+
+test('packets.errors: the error numbers by name, frozen, from require and import alike', async () => {
+  const packets = require('..')
+  assert.deepEqual({ ...packets.errors }, C.errors)
+  assert.ok(Object.isFrozen(packets.errors))
+  const esm = await import('../js/index.mjs')
+  assert.equal(esm.errors, packets.errors)
+  // what a refused value carries
+  const { PassThrough } = require('node:stream')
+  const ps = packets.connectStream(new PassThrough())
+  assert.throws(() => ps.message(1n), (err) => err.code === packets.errors.ERR_INVALID_ARGUMENT)
+  ps.destroy(true)
+})
