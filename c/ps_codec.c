@@ -162,7 +162,6 @@ static void compact(ps_encoder *e) {
 }
 
 uint8_t *ps_encoder_body(ps_encoder *e, ps_alloc *a, uint32_t len) {
-  if (len > PS_MAX_BYTES) return NULL; /* the header and body would wrap */
   compact(e);
   if (ps_buf_reserve(&e->out, a, PS_HEADER_SIZE + len, UINT32_MAX) != PS_OK)
     return NULL;

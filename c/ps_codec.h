@@ -72,8 +72,20 @@ typedef struct ps_encoder {
 void ps_encoder_free(ps_encoder *e, ps_alloc *a);
 
 /*
+ * ps_byte_limits_ok says whether a session's or framer's byte limits can be
+ * used: at least 1, and at most PS_MAX_BYTES, so that no byte count (a body
+ * with its header, what is pending) wraps or reads as an error code.
+ */
+static inline int ps_byte_limits_ok(const ps_limits *lim) {
+  return lim->max_frame != 0 && lim->max_outbuf != 0 &&
+         lim->max_frame <= PS_MAX_BYTES && lim->max_outbuf <= PS_MAX_BYTES;
+}
+
+/*
  * ps_encoder_body reserves room for a frame with a body of |len| bytes and
  * returns where that body goes (see ps_session_body), or NULL for no memory.
+ * The caller has checked |len| against max_frame (so it is at most
+ * PS_MAX_BYTES).
  */
 uint8_t *ps_encoder_body(ps_encoder *e, ps_alloc *a, uint32_t len);
 

@@ -31,9 +31,7 @@ int32_t ps_framer_new(ps_framer **out, const ps_limits *limits,
     f->limits = *limits;
   else
     ps_limits_default(&f->limits);
-  if (f->limits.max_frame == 0 || f->limits.max_outbuf == 0 ||
-      f->limits.max_frame > PS_MAX_BYTES ||
-      f->limits.max_outbuf > PS_MAX_BYTES) {
+  if (!ps_byte_limits_ok(&f->limits)) {
     ps_alloc_resize(&alloc, f, sizeof *f, 0);
     return PS_ERR_INVALID_ARGUMENT;
   }

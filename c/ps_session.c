@@ -86,9 +86,8 @@ int32_t ps_session_new(ps_session **out, uint32_t mode, uint32_t options,
   else
     ps_limits_default(&lim);
   /* every slot number must fit the packed result */
-  if (lim.max_frame == 0 || lim.max_requests == 0 || lim.max_streams == 0 ||
-      lim.max_outbuf == 0 || lim.max_frame > PS_MAX_BYTES ||
-      lim.max_outbuf > PS_MAX_BYTES ||
+  if (!ps_byte_limits_ok(&lim) || lim.max_requests == 0 ||
+      lim.max_streams == 0 ||
       (uint64_t)lim.max_requests * 2 + (uint64_t)lim.max_streams * 2 >
           PS_MAX_SLOTS)
     return PS_ERR_INVALID_ARGUMENT;
