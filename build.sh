@@ -67,6 +67,7 @@ gen_constants() {
   cat >"$OUT/gen_constants.c" <<'EOF'
 #include <stdio.h>
 #include "../c/ps.h"
+#include "../c/ps_json.h"
 #define NUM_(name, value) printf("  " #name ": %d,\n", (int)(value));
 #define ERR_(name, value, message) printf("  " #name ": %d,\n", (int)(value));
 #define MSG_(name, value, message) printf("  [%d]: '%s',\n", (int)(value), message);
@@ -82,9 +83,14 @@ int main(void) {
   printf("const states = {\n"); PS_STATES(NUM_) printf("}\n");
   printf("const packed = {\n"); PS_PACKED(NUM_) printf("}\n");
   printf("const defaults = {\n"); PS_DEFAULTS(NUM_) printf("}\n");
+  printf("const json = {\n  tokens: {\n");
+#define JT_(name) printf("    " #name ": %d,\n", PS_JT_##name);
+  JT_(NULL) JT_(TRUE) JT_(FALSE) JT_(INT) JT_(NUM) JT_(STR) JT_(ASCII) JT_(UTF8)
+  JT_(ESCAPED) JT_(ARRAY) JT_(OBJECT)
+  printf("  },\n  STR_SLOTS: %d,\n  SHAPE_SLOTS: %d,\n}\n", PS_JSON_STR_SLOTS, PS_JSON_SHAPE_SLOTS);
   printf("const NO_SLOT = %u\nconst HEADER_SIZE = %d\n", PS_NO_SLOT, PS_HEADER_SIZE);
   printf("\nmodule.exports = { errors, messages, events, flags, types, modes, options,\n"
-         "  states, packed, defaults, NO_SLOT, HEADER_SIZE }\n");
+         "  states, packed, defaults, json, NO_SLOT, HEADER_SIZE }\n");
   return 0;
 }
 EOF

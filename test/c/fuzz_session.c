@@ -269,12 +269,90 @@ typedef struct reframer {
 } reframer;
 static reframer rf;
 
+/* One value of a tape from word |*at|, within |end| words, of a body of
+   |len| bytes: checks what a host relies on when it reads it. */
+static void walk_value(const int32_t *t, uint32_t *at, uint32_t end,
+                       uint32_t len, uint32_t depth) {
+  uint32_t p = *at, n, i;
+  CHECK(p < end && depth <= PS_JSON_DEPTH);
+  switch (t[p]) {
+    case PS_JT_NULL:
+    case PS_JT_TRUE:
+    case PS_JT_FALSE:
+      *at = p + 1;
+      return;
+    case PS_JT_INT:
+      *at = p + 2;
+      return;
+    case PS_JT_STR:
+      CHECK(t[p + 1] >= 0 && t[p + 1] < PS_JSON_STR_SLOTS);
+      CHECK((t[p + 2] | t[p + 3]) != 0);
+      CHECK(t[p + 4] >= 0 && t[p + 5] >= 0 && t[p + 5] <= PS_JSON_STR_MAX &&
+            (uint32_t)(t[p + 4] + t[p + 5]) <= len);
+      *at = p + 6;
+      return;
+    case PS_JT_NUM:
+    case PS_JT_ASCII:
+    case PS_JT_UTF8:
+    case PS_JT_ESCAPED:
+      CHECK(t[p + 1] >= 0 && t[p + 2] >= 0 &&
+            (uint32_t)(t[p + 1] + t[p + 2]) <= len);
+      *at = p + 3;
+      return;
+    case PS_JT_ARRAY:
+      n = (uint32_t)t[p + 1];
+      *at = p + 2;
+      for (i = 0; i < n; i++) walk_value(t, at, end, len, depth + 1);
+      return;
+    case PS_JT_OBJECT:
+      n = (uint32_t)t[p + 1];
+      CHECK(t[p + 2] >= -1 && t[p + 2] < PS_JSON_SHAPE_SLOTS);
+      CHECK(t[p + 2] >= 0 ? (t[p + 3] | t[p + 4]) != 0 : 1);
+      *at = p + 5;
+      for (i = 0; i < n; i++) {
+        p = *at;
+        CHECK(t[p] == PS_JT_ASCII || t[p] == PS_JT_UTF8 ||
+              t[p] == PS_JT_ESCAPED);
+        CHECK((uint32_t)(t[p + 1] + t[p + 2]) <= len);
+        *at = p + 3;
+        walk_value(t, at, end, len, depth + 1);
+      }
+      return;
+    default:
+      CHECK(0);
+  }
+}
+
+/* The tapes of a batch: each taped frame is JSON and its tape ends where
+   the next one starts. */
+static void check_tapes(const ps_frame *frames, uint32_t count) {
+  static ps_json_cache *cache;
+  static int32_t tape[4096];
+  int32_t starts[4];
+  uint8_t marks[4];
+  uint32_t i, total, at = 0;
+  if (!cache) cache = ps_json_cache_new();
+  CHECK(cache != NULL && count <= 4);
+  total = ps_json_tape(cache, frames, count, 256, tape, 4096, starts, marks);
+  for (i = 0; i < count; i++) {
+    if (marks[i] != 2) {
+      CHECK(marks[i] == 0 && starts[i] == -1);
+      continue;
+    }
+    CHECK(frames[i].type == PS_TYPE_JSON && starts[i] == (int32_t)at);
+    walk_value(tape, &at, total, frames[i].len, 0);
+  }
+  CHECK(at == total);
+}
+
 static void reframe(void *ctx, const ps_frame *frames, uint32_t count) {
   reframer *r = ctx;
   static uint8_t joined_out[4 * 257 + 2];
-  uint8_t joined[4];
-  uint32_t i, jn = ps_json_join(frames, count, 256, joined_out, joined);
+  uint8_t joined[4] = {0};
+  uint32_t i, jn;
   int32_t put;
+  check_tapes(frames, count);
+  jn = ps_json_join(frames, count, 256, joined_out, joined);
   CHECK(jn <= sizeof joined_out);
   if (jn) CHECK(joined_out[0] == '[' && joined_out[jn - 1] == ']');
   for (i = 0; i < count; i++)

@@ -43,6 +43,11 @@ const seeds = {
   // batches of one: frames up to the limit of 256, then one over it
   'whole-frames': [...frame(0x86, 1, Buffer.from('hello')), ...frame(0x02, 3, Buffer.from('0123456789abcdef')),
     ...frame(0x0e, 5, Buffer.from('{"x":[1,2]}')), ...frame(0x02, 7, Buffer.alloc(300, 'x'))],
+  // JSON bodies of every kind the core's tape describes, and some it leaves
+  'json-bodies': [...frame(0x86, 1, Buffer.from('hello')),
+    ...['{"x":1,"y":"abc","z":[true,false,null,-5,1.5e3,-0,1234567890]}', ' [ "a\\nb" , "\u00e9\ud83d\ude00", "é", {} , [] ] ',
+      '{"__proto__":{"a":1},"k":{"k":{"k":[[[]]]}}}', '{"x":1,"y":"abc","z":[]}', '"a string of more than twenty-four bytes"',
+      '[1,]', '{"a":1 "b":2}', '01', '"\\x"'].flatMap((t, i) => frame(0x02, 9 + 2 * i, Buffer.from(t)))],
   'messages-requests': [WIRE, OP.MESSAGE, 1, ...body('hello'), OP.REQUEST, 2, ...body('{"a":1}'),
     OP.REQUEST, 2, ...body('"fail"'), OP.EXCHANGE, 0, 0, OP.CLOSE, 0, OP.EXCHANGE, 0, 3],
   'substreams': [WIRE, OP.OPEN, 0, OP.OPEN, 0, OP.WRITE, 1, 0, ...body('abc'), OP.WRITE, 0, 1, ...body('x'),
