@@ -83,7 +83,12 @@ function view (chunk, at, n) {
 
 // JSON.stringify, whose failures (a BigInt, a circular object, a toJSON
 // that throws) become errors with a code, as the core's refusals are.
+// Numbers and booleans are written here: JSON.stringify costs five times
+// as much for them (no toJSON applies to a primitive, so the text is the
+// same); for objects it is as fast as anything written in JS.
 function stringify (value) {
+  if (typeof value === 'number') return value - value === 0 ? '' + value : 'null' // NaN, Infinity: null
+  if (typeof value === 'boolean') return value ? 'true' : 'false'
   try {
     return JSON.stringify(value)
   } catch (thrown) {
