@@ -536,7 +536,7 @@ const tape = {
     const o = {}
     for (let i = 0; i < n; i++) {
       this.pos += 3
-      o[keys[i]] = this.value(t)
+      put(o, keys[i], this.value(t))
     }
     return o
   },
@@ -550,13 +550,19 @@ const tape = {
       this.pos = p + 3
       const key = this.string(t[p], t[p + 1], t[p + 2])
       if (keys !== null) keys.push(key)
-      const v = this.value(t)
-      // JSON.parse makes an own property of "__proto__" too
-      if (key === '__proto__') Object.defineProperty(o, key, { value: v, writable: true, enumerable: true, configurable: true })
-      else o[key] = v
+      put(o, key, this.value(t))
     }
     return o
   }
+}
+
+// o[key] = v as JSON.parse does it (a new own property), also where the
+// key names something of Object.prototype: "__proto__", or "toString" where
+// Object.prototype is frozen (hardened JS), which an assignment would fail on.
+const objectProto = Object.prototype
+function put (o, key, v) {
+  if (key in objectProto) Object.defineProperty(o, key, { value: v, writable: true, enumerable: true, configurable: true })
+  else o[key] = v
 }
 const JT = C.json.tokens
 

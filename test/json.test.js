@@ -241,3 +241,25 @@ test('json: numbers and booleans, written without JSON.stringify, are the bytes 
   pull(pull.values(packets), ref.encode(), pull.collect((err, bufs) => { assert.ifError(err); expected = Buffer.concat(bufs) }))
   assert.deepStrictEqual(Buffer.from(codec.encodePackets(packets)), expected)
 })
+
+test('json: keys that Object.prototype has are own properties, also where Object.prototype is frozen (hardened JS)', () => {
+  const script = `
+    Object.freeze(Object.prototype)
+    const { codec } = require(${JSON.stringify(path.join(__dirname, '..'))})
+    const texts = ['{"toString":1,"constructor":{"valueOf":2}}', '{"hasOwnProperty":[],"x":1}', '{"\\\\u0074oString":3}']
+    const bodies = []
+    for (let i = 0; i < 1200; i++) bodies.push(texts[i % texts.length])
+    const frames = Buffer.concat(bodies.map((t, i) => {
+      const body = Buffer.from(t)
+      const head = Buffer.alloc(9)
+      head[0] = 2
+      head.writeUInt32BE(body.length, 1)
+      head.writeInt32BE(i + 1, 5)
+      return Buffer.concat([head, body])
+    }))
+    const out = codec.decodePackets(frames).map((p) => p.value)
+    require('node:assert/strict').deepStrictEqual(out, bodies.map((t) => JSON.parse(t)))
+    console.log('ok', out.length)
+  `
+  assert.equal(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim(), 'ok 1200')
+})
