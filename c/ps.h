@@ -402,6 +402,14 @@ int32_t ps_framer_put(ps_framer *f, uint32_t flags, uint32_t type, int32_t req,
                       const uint8_t *data, uint32_t len);
 
 /*
+ * ps_framer_put_int frames a packet whose body is the JSON text of |value|
+ * (its decimal digits), for hosts where making that text costs more than
+ * the frame. Returns the body's length, or an error as ps_framer_put.
+ */
+int32_t ps_framer_put_int(ps_framer *f, uint32_t flags, int32_t req,
+                          int32_t value);
+
+/*
  * ps_framer_header frames the header of a packet whose |len|-byte body the
  * caller sends itself, right after the bytes that end with this header (so
  * that a large body goes out without being copied into the framer): the

@@ -73,6 +73,22 @@ int32_t ps_framer_put(ps_framer *f, uint32_t flags, uint32_t type, int32_t req,
                           data, len);
 }
 
+int32_t ps_framer_put_int(ps_framer *f, uint32_t flags, int32_t req,
+                          int32_t value) {
+  uint8_t text[11], digits[10]; /* "-2147483648" */
+  uint32_t n = 0, k = 0;
+  uint32_t u = value < 0 ? 0u - (uint32_t)value : (uint32_t)value;
+  int32_t rv;
+  do {
+    digits[k++] = (uint8_t)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (value < 0) text[n++] = '-';
+  while (k) text[n++] = digits[--k];
+  rv = ps_framer_put(f, flags, PS_TYPE_JSON, req, text, n);
+  return rv < 0 ? rv : (int32_t)n;
+}
+
 int32_t ps_framer_header(ps_framer *f, uint32_t flags, uint32_t type,
                          int32_t req, uint32_t len) {
   int32_t rv = check(f, flags, type, req, len);

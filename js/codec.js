@@ -166,6 +166,12 @@ function encode (limits) {
 // Through-stream: byte chunks in, packets out; 'GOODBYE' then the end when
 // the goodbye arrives. A protocol error ends the stream with that error, a
 // source that ends in the middle of a frame with a truncation error.
+// A chunk is decoded DECODE_STEP bytes at a time, the next step once the
+// packets of the last have been read: a large chunk (1 MiB from our own
+// encoder, a WebSocket message) would otherwise become tens of thousands of
+// packets at once, which live long enough to cost the GC far more.
+const DECODE_STEP = 65536
+
 function decode (limits) {
   return function pscDecode (read) {
     const framer = new Framer(limits)
@@ -174,6 +180,8 @@ function decode (limits) {
     let ended = null
     let sourceAborted = false // by us after an error, or for downstream: once
     let pending = null // downstream's callback while a read of ours is out
+    let rest = null // what is left of the chunk being decoded
+    let restAt = 0
 
     function take () {
       const p = queue[head++]
@@ -184,19 +192,35 @@ function decode (limits) {
       return p
     }
 
+    // Decodes the next step of the chunk being decoded.
+    function step () {
+      const data = rest
+      const from = restAt
+      const to = Math.min(data.length, from + DECODE_STEP)
+      if (to === data.length) rest = null
+      else restAt = to
+      const err = framer.decode(data, queue, from, to)
+      if (queue.length > head && queue[queue.length - 1] === GOODBYE) ended = true
+      if (err) {
+        ended = err
+        sourceAborted = true
+        read(err, () => {}) // the rest of the source is of no use
+      }
+      if (ended) {
+        rest = null
+        framer.free()
+      }
+    }
+
     function onchunk (end, data) {
       if (end) {
         ended = ended || (end === true && framer.midframe ? coreError(C.errors.ERR_TRUNCATED) : end)
+        framer.free()
       } else if (!ended) {
-        const err = framer.decode(data, queue)
-        if (queue.length > head && queue[queue.length - 1] === GOODBYE) ended = true
-        if (err) {
-          ended = err
-          sourceAborted = true
-          read(err, () => {}) // the rest of the source is of no use
-        }
+        rest = data
+        restAt = 0
+        step()
       }
-      if (ended) framer.free()
     }
 
     return function pscDecodeRead (abort, cb) {
@@ -217,6 +241,10 @@ function decode (limits) {
       for (;;) {
         if (head < queue.length) return cb(null, take())
         if (ended) return cb(ended)
+        if (rest !== null) {
+          step()
+          continue
+        }
         let sync = true
         let answered = false
         read(null, (end, data) => {

@@ -85,7 +85,8 @@ function view (chunk, at, n) {
 // that throws) become errors with a code, as the core's refusals are.
 // Numbers and booleans are written here: JSON.stringify costs five times
 // as much for them (no toJSON applies to a primitive, so the text is the
-// same); for objects it is as fast as anything written in JS.
+// same); for objects it is as fast as anything written in JS. (Integers
+// that fit an int32 do not come here: the core writes their text.)
 function stringify (value) {
   if (typeof value === 'number') return value - value === 0 ? '' + value : 'null' // NaN, Infinity: null
   if (typeof value === 'boolean') return value ? 'true' : 'false'
@@ -166,7 +167,10 @@ class Framer {
     const body = msg.value !== undefined ? msg.value : msg.end
     let rv
     if (typeof body === 'string') rv = this._putString(flags, STRING, req, body)
-    else if (body instanceof Uint8Array) {
+    else if (typeof body === 'number' && (body | 0) === body) {
+      // an int32 (or -0, whose text is 0): its text is made by the core
+      rv = w.ps_framer_put_int(this._f, flags, req, body)
+    } else if (body instanceof Uint8Array) {
       if (body.length >= this._besideFrom) return this._putBeside(flags, req, body)
       rv = this._putBytes(flags, req, body)
     } else {
@@ -274,19 +278,22 @@ class Framer {
   // this.error; later input is ignored). A chunk that arrives from within
   // onpacket is copied and waits until the current one is done, so that
   // packets keep their order. Binary values may be views of |chunk| (see
-  // the top): the caller must not reuse its memory afterwards.
-  decode (chunk, onpacket) {
+  // the top): the caller must not reuse its memory afterwards. |from| and
+  // |to| decode only bytes [from, to) of the chunk, the next part of it in a
+  // later call (what a view may hold is still measured against the whole).
+  decode (chunk, onpacket, from = 0, to = chunk.length) {
     if (this.error) return this.error
     if (!this._f) return null
     if (this._busy) {
-      this._waiting.push(new Uint8Array(chunk), onpacket) // a copy: the caller may reuse its buffer
+      const copy = new Uint8Array(chunk.subarray(from, to)) // the caller may reuse its buffer
+      this._waiting.push(copy, onpacket)
       return null
     }
     this._busy = true
     try {
-      this._decode(chunk, onpacket)
+      this._decode(chunk, onpacket, from, to)
       for (let i = 0; i < this._waiting.length && !this.error && this._f; i += 2) {
-        this._decode(this._waiting[i], this._waiting[i + 1])
+        this._decode(this._waiting[i], this._waiting[i + 1], 0, this._waiting[i].length)
       }
     } finally {
       this._busy = false
@@ -296,16 +303,15 @@ class Framer {
     return this.error
   }
 
-  _decode (chunk, onpacket) {
+  _decode (chunk, onpacket, from, to) {
     const shareFrom = Math.ceil(chunk.length / SHARE_RATIO)
-    let from = 0
     do {
-      const n = Math.min(chunk.length - from, MAX_INPUT)
+      const n = Math.min(to - from, MAX_INPUT)
       if (n > this._inSize) this._grow(n)
       core.u8.set(n === chunk.length ? chunk : chunk.subarray(from, from + n), this._in)
       this._decodeSlice(chunk, from, n, shareFrom, onpacket)
       from += n
-    } while (from < chunk.length && this._f && !this.error)
+    } while (from < to && this._f && !this.error)
   }
 
   // Decodes bytes [from, from + len) of |chunk|, which lie at this._in.

@@ -135,8 +135,9 @@ declare namespace packets {
     /** the same as a list of chunks: framed bytes, and bodies passed on as given */
     takeChunks (): Uint8Array[] | null
     /** calls onpacket with each packet, or pushes them onto it if it is an array; a binary value
-     *  that lies whole in `chunk` and is at least 1/64 of it is a view of `chunk` (do not reuse it) */
-    decode (chunk: Uint8Array, onpacket: ((p: WirePacket | 'GOODBYE') => void) | Array<WirePacket | 'GOODBYE'>): Error | null
+     *  that lies whole in `chunk` and is at least 1/64 of it is a view of `chunk` (do not reuse it);
+     *  `from` and `to` decode only bytes [from, to) of `chunk`, the rest in later calls */
+    decode (chunk: Uint8Array, onpacket: ((p: WirePacket | 'GOODBYE') => void) | Array<WirePacket | 'GOODBYE'>, from?: number, to?: number): Error | null
     free (): void
   }
 

@@ -363,6 +363,33 @@ test('decode: a binary value that lies whole in its chunk and is at least 1/64 o
   for (const i of [0, 1, 2, 4]) assert.ok(whole[i].value.equals(packets[i].value))
 })
 
+test('decode: a chunk decoded in parts (from, to) gives the same packets, and what a view may hold is measured against the whole chunk', async () => {
+  const sizes = [10, 1000, 2000, 5000, 70000, 3, 1500]
+  const packets = sizes.map((n, i) => ({ req: i + 1, stream: true, end: false, value: binary(n, i + 50) }))
+  const bytes = Buffer.from(codec.encodePackets(packets))
+  const shareFrom = Math.ceil(bytes.length / 64)
+  for (const step of [1, 7, 4096, 65536]) {
+    const framer = new codec.Framer()
+    const out = []
+    for (let from = 0; from < bytes.length; from += step) assert.equal(framer.decode(bytes, out, from, Math.min(bytes.length, from + step)), null)
+    assert.equal(framer.midframe, false)
+    framer.free()
+    assert.equal(out.length, sizes.length, `step ${step}`)
+    out.forEach((p, i) => {
+      assert.ok(p.value.equals(packets[i].value), `step ${step}, packet ${i}`)
+      // a view only of a body whole in its part, and never of one under 1/64 of the whole chunk
+      if (p.value.buffer === bytes.buffer) assert.ok(sizes[i] >= shareFrom && sizes[i] <= step, `step ${step}, packet ${i}`)
+    })
+  }
+  // the codec steps through a large chunk the same way: the same packets as
+  // the reference, in one chunk of 2.7 MiB of small packets and large bodies
+  const many = []
+  for (let i = 0; i < 60000; i++) many.push({ req: i + 1, stream: false, end: false, value: i % 1000 === 0 ? binary(20000, i) : { i, s: 'x' } })
+  const big = await refEncode(many)
+  assert.ok(big.length > 2 << 20)
+  sameDecode(await oursDecode([big]), await refDecode([big]), 'one chunk of 2.7 MiB')
+})
+
 test('decode: binary values are Buffers; writing to one changes no other', async () => {
   const packets = Array.from({ length: 200 }, (_, i) => ({ req: i, stream: true, end: false, value: binary(1 + i * 37, i) }))
   const bytes = await refEncode(packets)

@@ -230,11 +230,11 @@ test('json: where new Function is not allowed (a Content-Security-Policy), every
   assert.equal(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim(), 'ok 2000')
 })
 
-test('json: numbers and booleans, written without JSON.stringify, are the bytes packet-stream-codec writes', () => {
+test('json: numbers and booleans, written without JSON.stringify (int32s by the core), are the bytes packet-stream-codec writes', () => {
   const ref = require('packet-stream-codec')
   const pull = require('pull-stream')
   const rand = prng(5)
-  const values = [0, -0, 1, -1, 1.5, NaN, Infinity, -Infinity, 1e21, 1e-7, 123456789012, 2 ** 53 + 2, 5e-324, Number.MAX_VALUE, true, false]
+  const values = [0, -0, 1, -1, 9, 10, -10, 2 ** 31 - 1, -(2 ** 31), 2 ** 31, -(2 ** 31) - 1, 1.5, NaN, Infinity, -Infinity, 1e21, 1e-7, 123456789012, 2 ** 53 + 2, 5e-324, Number.MAX_VALUE, true, false]
   for (let i = 0; i < 500; i++) values.push((rand() - 0.5) * 10 ** Math.floor(rand() * 40 - 20), Math.floor(rand() * 2 ** 31) * (rand() < 0.5 ? -1 : 1))
   const packets = values.map((value, i) => ({ req: i + 1, stream: i % 2 === 0, end: i % 3 === 0, value }))
   let expected = null

@@ -257,7 +257,50 @@ static void header_for_body_beside(void) {
   ps_framer_del(g);
 }
 
+/* Integers framed as their JSON text, every edge of int32 included. */
+static void put_int(void) {
+  static const int32_t values[] = {0,   7,         -7,         10,
+                                   -10, 123456789, 2147483647, -2147483647 - 1};
+  static const char *texts[] = {
+      "0", "7", "-7", "10", "-10", "123456789", "2147483647", "-2147483648"};
+  ps_framer *f = new_framer(10, 0);
+  ps_frame fr[8];
+  const uint8_t *out;
+  uint32_t i, count = 0, n = 0;
+  int32_t sent;
+  for (i = 0; i < 8; i++) {
+    int32_t rv =
+        ps_framer_put_int(f, PS_FLAG_STREAM, (int32_t)i + 1, values[i]);
+    if (i < 7) {
+      CHECK_INT(rv, strlen(texts[i]));
+    } else {
+      CHECK_INT(rv, PS_ERR_FRAME_TOO_LARGE); /* 11 bytes, max_frame 10 */
+    }
+    if (rv > 0) n += PS_HEADER_SIZE + (uint32_t)rv;
+  }
+  CHECK_INT(ps_framer_pending(f), n);
+  CHECK_INT(ps_framer_send(f, &out), n);
+  ps_framer_del(f);
+  /* decoded again: the texts of JSON.stringify */
+  f = new_framer(0, 0);
+  for (i = 0; i < 8; i++) ps_framer_put_int(f, 0, 1, values[i]);
+  sent = ps_framer_send(f, &out);
+  {
+    ps_framer *g = new_framer(0, 0);
+    CHECK_INT(ps_framer_recv(g, out, (uint32_t)sent, fr, 8, &count), sent);
+    CHECK_INT(count, 8);
+    for (i = 0; i < count; i++) {
+      CHECK_INT(fr[i].type, PS_TYPE_JSON);
+      CHECK_INT(fr[i].len, strlen(texts[i]));
+      CHECK_MEM(fr[i].data, texts[i], fr[i].len);
+    }
+    ps_framer_del(g);
+  }
+  ps_framer_del(f);
+}
+
 void suite_framer(void) {
+  RUN(put_int);
   RUN(header_for_body_beside);
   RUN(roundtrip_every_chunking);
   RUN(after_goodbye_ignored);
