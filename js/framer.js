@@ -47,7 +47,9 @@ const SHARE_RATIO = 64
 
 const hasBuffer = typeof Buffer === 'function'
 const encoder = typeof TextEncoder === 'function' ? new TextEncoder() : null
-const decoder = typeof TextDecoder === 'function' ? new TextDecoder() : null
+// ignoreBOM: a U+FEFF that starts a string is part of it, as in Buffer's
+// decoding and JSON.parse (TextDecoder drops it by default)
+const decoder = typeof TextDecoder === 'function' ? new TextDecoder('utf-8', { ignoreBOM: true }) : null
 const utf8Write = hasBuffer && typeof Buffer.prototype.utf8Write === 'function'
   ? (buf, str, at, max) => buf.utf8Write(str, at, max)
   : hasBuffer ? (buf, str, at, max) => buf.write(str, at, max, 'utf8') : null
@@ -445,7 +447,12 @@ const tape = {
   shapeUses: new Int32Array(C.json.SHAPE_SLOTS),
   shapeMake: new Array(C.json.SHAPE_SLOTS).fill(null),
   canCompile: true,
-  stack: [], // the values of objects being built by a made function
+  keys: null, // the keys members() read last, when asked for
+  // Values read and not yet in their array or object: own elements made up
+  // front (and by concat when it grows), so that no write to it meets an
+  // accessor that user code put on Array.prototype, and no user code runs
+  // while the shared tape is read.
+  stack: Array.from({ length: 2048 }),
   sp: 0,
 
   init () {
@@ -488,8 +495,11 @@ const tape = {
       case JT.ARRAY: {
         const n = t[p + 1]
         this.pos = p + 2
-        const a = []
-        for (let i = 0; i < n; i++) a.push(this.value(t))
+        const base = this.sp
+        for (let i = 0; i < n; i++) this.push(this.value(t))
+        // as JSON.parse makes it: own elements (slice defines them)
+        const a = this.stack.slice(base, this.sp)
+        this.drop(base)
         return a
       }
       case JT.OBJECT: return this.object(t, p)
@@ -498,6 +508,18 @@ const tape = {
         this.pos = p + 3
         return this.string(t[p], t[p + 1], t[p + 2])
     }
+  },
+
+  push (v) {
+    if (this.sp === this.stack.length) this.stack = this.stack.concat(Array.from({ length: this.sp }))
+    this.stack[this.sp++] = v
+  },
+
+  // Forgets the values from |base| on (they are not kept alive here).
+  drop (base) {
+    const stack = this.stack
+    for (let i = base; i < this.sp; i++) stack[i] = undefined
+    this.sp = base
   },
 
   string (kind, at, n) {
@@ -515,26 +537,23 @@ const tape = {
     if (this.shapeLo[slot] !== t[p + 3] || this.shapeHi[slot] !== t[p + 4]) {
       // a shape new to this side: its keys are kept once all are read (an
       // object inside may have the same shape)
-      const keys = []
-      const o = this.members(t, n, keys)
+      const o = this.members(t, n, true)
       this.shapeLo[slot] = t[p + 3]
       this.shapeHi[slot] = t[p + 4]
-      this.shapeKeys[slot] = keys
+      this.shapeKeys[slot] = this.keys
       this.shapeUses[slot] = 0
       this.shapeMake[slot] = null
       return o
     }
     const make = this.shapeMake[slot]
     if (make !== null) {
-      const stack = this.stack
       const base = this.sp
       for (let i = 0; i < n; i++) {
         this.pos += 3 // the key
-        stack[this.sp++] = this.value(t)
+        this.push(this.value(t))
       }
-      this.sp = base
-      const o = make(stack, base)
-      for (let i = 0; i < n; i++) stack[base + i] = undefined // not kept alive here
+      const o = make(this.stack, base)
+      this.drop(base)
       return o
     }
     const keys = this.shapeKeys[slot]
@@ -547,17 +566,21 @@ const tape = {
     return o
   },
 
-  // The members of an object read key by key; the keys are pushed onto
-  // |keys| when given.
-  members (t, n, keys) {
-    const o = {}
+  // The members of an object read key by key; with |wantKeys| its keys are
+  // left in this.keys.
+  members (t, n, wantKeys) {
+    const base = this.sp
     for (let i = 0; i < n; i++) {
       const p = this.pos
       this.pos = p + 3
-      const key = this.string(t[p], t[p + 1], t[p + 2])
-      if (keys !== null) keys.push(key)
-      put(o, key, this.value(t))
+      this.push(this.string(t[p], t[p + 1], t[p + 2]))
+      this.push(this.value(t))
     }
+    const stack = this.stack
+    const o = {}
+    for (let i = base; i < this.sp; i += 2) put(o, stack[i], stack[i + 1])
+    if (wantKeys) this.keys = Array.from({ length: n }, (_, i) => stack[base + 2 * i])
+    this.drop(base)
     return o
   }
 }

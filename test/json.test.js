@@ -263,3 +263,53 @@ test('json: keys that Object.prototype has are own properties, also where Object
   `
   assert.equal(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim(), 'ok 1200')
 })
+
+test('json: in the browser bundle (no Buffer), a U+FEFF that starts a string or key is kept, and a body that starts with one is refused, as JSON.parse does', () => {
+  const bodies = ['"\uFEFFa"', '{"\uFEFFk":"\uFEFF"}', '["\\n\uFEFF","\uFEFF\\n"]', '\uFEFF1']
+  const script = `
+    delete globalThis.Buffer
+    const { codec } = await import(${JSON.stringify(path.join(__dirname, '..', 'js', 'browser.mjs'))})
+    const enc = new TextEncoder()
+    const out = ${JSON.stringify(bodies)}.map((text) => {
+      const body = enc.encode(text)
+      const frame = new Uint8Array(9 + body.length)
+      frame[0] = 2
+      new DataView(frame.buffer).setUint32(1, body.length)
+      new DataView(frame.buffer).setInt32(5, 1)
+      frame.set(body, 9)
+      try { return { value: codec.decodePackets(frame)[0].value } } catch (err) { return { code: err.code } }
+    })
+    console.log(JSON.stringify(out))
+  `
+  const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }))
+  bodies.forEach((text, i) => {
+    const expected = parsed(Buffer.from(text))
+    if (expected.error) assert.deepStrictEqual(out[i], { code: C.errors.ERR_BAD_BODY }, text)
+    else assert.deepStrictEqual(out[i], { value: expected.value }, text)
+  })
+})
+
+test('json: arrays get own elements, as JSON.parse makes them, and no user code runs while a body is read (an accessor on Array.prototype)', () => {
+  // the accessor records what it sees and decodes with another framer
+  // meanwhile, which would disturb a read under way if it were called
+  const script = `
+    const { codec } = require(${JSON.stringify(path.join(__dirname, '..'))})
+    const calls = []
+    Object.defineProperty(Array.prototype, '7', {
+      configurable: true,
+      get () { calls.push('get'); return 'from the accessor' },
+      set (v) { calls.push('set'); codec.decodePackets(codec.encodePackets([{ req: 1, stream: false, end: false, value: ['secret', 1, 2, 3, 4, 5, 6, 7, 8] }])) }
+    })
+    const texts = ['[0,1,2,3,4,5,6,7,8]', '{"a":[0,1,2,3,4,5,6,[7],8,{"b":[0,1,2,3,4,5,6,7]}]}', '[[],[0,1,2,3,4,5,6,"x","y"]]']
+    let same = 0 // (no array of results here: it would meet the accessor itself)
+    for (let round = 0; round < 300; round++) {
+      for (const text of texts) {
+        const value = codec.decodePackets(codec.encodePackets([{ req: 1, stream: false, end: false, value: JSON.parse(text) }]))[0].value
+        if (JSON.stringify(value) === text && JSON.stringify(Object.keys(value)) === JSON.stringify(Object.keys(JSON.parse(text)))) same++
+      }
+    }
+    delete Array.prototype[7]
+    console.log(JSON.stringify({ same, calls: calls.length }))
+  `
+  assert.deepStrictEqual(JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })), { same: 900, calls: 0 })
+})
