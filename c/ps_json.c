@@ -158,6 +158,20 @@ static const uint8_t *scan_string(const uint8_t *p, const uint8_t *end,
   }
 }
 
+/* The string whose opening quote is at |p|: where it ends (NULL when it is
+   not a valid JSON string), its kind, and the bytes its tape words name in
+   [*s, *s + *n) (those inside the quotes; for an escaped string the quotes
+   too, as the host's parser takes it). */
+static const uint8_t *string_span(const uint8_t *p, const uint8_t *end,
+                                  int32_t *kind, const uint8_t **s,
+                                  uint32_t *n) {
+  const uint8_t *q = scan_string(p + 1, end, kind);
+  if (!q) return NULL;
+  *s = *kind == PS_JT_ESCAPED ? p : p + 1;
+  *n = (uint32_t)(*kind == PS_JT_ESCAPED ? q + 1 - p : q - p - 1);
+  return q + 1;
+}
+
 /* A hash of a short byte string, a word at a time; a collision costs a miss
    of the cache, no more. */
 static uint32_t short_hash(const uint8_t *s, uint32_t n) {
@@ -273,14 +287,11 @@ value:
       }
       goto value;
     case '"': {
-      const uint8_t *s = p + 1, *q;
-      int32_t kind;
+      const uint8_t *s;
       uint32_t n;
-      q = scan_string(s, end, &kind);
-      if (!q) return 0;
-      p = q + 1;
-      if (kind == PS_JT_ESCAPED) s--; /* the host parses it with its quotes */
-      n = (uint32_t)(kind == PS_JT_ESCAPED ? p - s : q - s);
+      int32_t kind;
+      p = string_span(p, end, &kind, &s, &n);
+      if (!p) return 0;
       if (kind == PS_JT_ASCII && n <= PS_JSON_STR_MAX) {
         uint32_t slot = (short_hash(s, n) >> 16) & (PS_JSON_STR_SLOTS - 1);
         str_slot *e = &c->strs[slot];
@@ -306,20 +317,18 @@ value:
       break;
     }
     case 't':
-      if (end - p < 4 || !same_bytes(p, (const uint8_t *)"true", 4)) return 0;
-      p += 4;
-      tape[pos++] = PS_JT_TRUE;
-      break;
     case 'f':
-      if (end - p < 5 || !same_bytes(p, (const uint8_t *)"false", 5)) return 0;
-      p += 5;
-      tape[pos++] = PS_JT_FALSE;
+    case 'n': {
+      const char *word = *p == 't' ? "true" : *p == 'f' ? "false" : "null";
+      uint32_t n = *p == 'f' ? 5 : 4;
+      if ((uint32_t)(end - p) < n || !same_bytes(p, (const uint8_t *)word, n))
+        return 0;
+      tape[pos++] = *p == 't'   ? PS_JT_TRUE
+                    : *p == 'f' ? PS_JT_FALSE
+                                : PS_JT_NULL;
+      p += n;
       break;
-    case 'n':
-      if (end - p < 4 || !same_bytes(p, (const uint8_t *)"null", 4)) return 0;
-      p += 4;
-      tape[pos++] = PS_JT_NULL;
-      break;
+    }
     default: {
       const uint8_t *start = p;
       int whole = 1;
@@ -388,16 +397,13 @@ popped: /* the innermost container is done: a value of the one around it */
   top = depth ? &levels[depth - 1] : NULL;
   goto closed;
 key : {
-  const uint8_t *s = p + 1, *q;
-  int32_t kind;
+  const uint8_t *s;
   uint32_t n;
+  int32_t kind;
   if (p >= end || *p != '"') return 0;
   ROOM();
-  q = scan_string(s, end, &kind);
-  if (!q) return 0;
-  p = q + 1;
-  if (kind == PS_JT_ESCAPED) s--;
-  n = (uint32_t)(kind == PS_JT_ESCAPED ? p - s : q - s);
+  p = string_span(p, end, &kind, &s, &n);
+  if (!p) return 0;
   tape[pos] = kind;
   tape[pos + 1] = (int32_t)(s - body);
   tape[pos + 2] = (int32_t)n;

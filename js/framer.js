@@ -333,7 +333,7 @@ class Framer {
       pos += rv
       // Values are made before any is handed out: a handler may run code
       // that calls back into the core.
-      const taped = tape.write(this._frames, count)
+      tape.write(this._frames, count) // marks the frames it tapes
       const joined = count > 1 ? joinJson(this._frames, count) : null
       let k = 0
       const i32 = core.i32
@@ -353,7 +353,7 @@ class Framer {
             ? view(chunk, from + at - chunkAt, n)
             : copyOut(at, at + n, allocValue)
         } else if (type === STRING) value = text(at, at + n)
-        else if (taped && core.u8[joinAt + JOIN_BYTES + i] === 2) value = tape.read(i, at)
+        else if (core.u8[joinAt + JOIN_BYTES + i] === 2) value = tape.read(i, at)
         else if (joined !== null && core.u8[joinAt + JOIN_BYTES + i] === 1) value = joined[k++]
         else {
           try {
@@ -462,9 +462,10 @@ const tape = {
     this.starts = this.at + TAPE_WORDS * 4
   },
 
-  // Tapes what it can of a batch; true when it did any.
+  // Tapes what it can of a batch, marking those frames 2 in the marks
+  // ps_json_join reads next (the others 0).
   write (frames, count) {
-    return w.ps_json_tape(this.cache, frames, count, TAPE_BODY_MAX, this.at, TAPE_WORDS, this.starts, joinAt + JOIN_BYTES) > 0
+    w.ps_json_tape(this.cache, frames, count, TAPE_BODY_MAX, this.at, TAPE_WORDS, this.starts, joinAt + JOIN_BYTES)
   },
 
   // The value of frame |i| of the batch, whose body is at |body|.
