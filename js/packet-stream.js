@@ -11,7 +11,7 @@
 // code written for it observes that order.
 const { core, need, coreError, limitOf, C } = require('./wasm')
 const Substream = require('./substream')
-const { flat, toError, closedread, debug, isRefusal } = require('./util')
+const { flat, toError, closedread, debug, isRefusal, report } = require('./util')
 
 const EV = C.events
 const TYPE_MASK = C.packed.PACK_TYPE_MASK
@@ -188,7 +188,22 @@ class PacketStream {
     if (!(w.ps_session_state(this._core) & IDLE)) return
     this.read(null, err || true)
     this._closed = true
-    this._closecbs.forEach((cb) => { cb(err) })
+    // Every close callback hears the end even if one throws, and the core
+    // is freed: the first throw goes on to the caller (as the reference's
+    // would), later ones are reported.
+    let thrown = null
+    let threw = false
+    for (const cb of this._closecbs) {
+      try {
+        cb(err)
+      } catch (e) {
+        if (threw) report(e)
+        else {
+          threw = true
+          thrown = e
+        }
+      }
+    }
     // deallocate
     this.opts = null
     this._closecbs.length = 0
@@ -199,6 +214,7 @@ class PacketStream {
       w.ps_session_del(this._core)
       this._core = 0
     }
+    if (threw) throw thrown
   }
 
   // Sends data out to the other end

@@ -339,6 +339,31 @@ test('a socket that has already closed: the session fails at once, a request mad
   await checkBoth()
 })
 
+test('{ readable, writable } whose writable closes without an error while backed up: the session fails, drained() settles, what is pending hears it once', { timeout: 20000 }, async () => {
+  const { PassThrough, Writable } = require('node:stream')
+  const readable = new PassThrough() // the peer never answers
+  const writable = new Writable({ highWaterMark: 1024, write (chunk, enc, cb) {} }) // nor reads
+  const closes = []
+  const ps = connectStream({ readable, writable }, { close (err) { closes.push(err) } })
+  const calls = []
+  ps.request('held', (err) => calls.push(err))
+  const sub = ps.stream()
+  sub.read = () => {}
+  while (ps.writable) {
+    sub.write(Buffer.alloc(4096))
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  const drained = ps.drained()
+  writable.destroy()
+  await withTimeout(drained, 5000, 'drained() settling')
+  await sleep(20)
+  assert.equal(closes.length, 1)
+  assert.equal(closes[0].message, 'transport failed: stream closed')
+  assert.deepEqual(calls, [closes[0]])
+  assert.ok(ps.ended)
+  readable.destroy()
+})
+
 test('a readable side that has already ended: the session ends as at the peer\'s end, what was asked hears so once', { timeout: 20000 }, async () => {
   const { PassThrough } = require('node:stream')
   const readable = new PassThrough()

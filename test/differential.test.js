@@ -349,6 +349,32 @@ test('reads after close are dropped quietly unless debugging', () => {
   }
 })
 
+test('a close callback that throws: the others still hear the end once, the session is freed, the first throw reaches the caller', async () => {
+  const heard = []
+  const warnings = []
+  const onwarning = (w) => warnings.push(w.message)
+  process.on('warning', onwarning)
+  try {
+    const a = ours({ close (err) { heard.push(['opts.close', err]); throw new Error('first') } })
+    a.read = () => {}
+    assert.ok(a.coreMemory > 0)
+    assert.throws(() => a.close((err) => {
+      heard.push(['cb 1', err])
+      throw new Error('second')
+    }), /first/)
+    assert.deepEqual(heard, [['opts.close', undefined], ['cb 1', undefined]])
+    assert.equal(a.coreMemory, 0, 'the core freed the session')
+    // closed: a late close is answered at once, a request refused
+    a.close((err) => heard.push(['late close', err]))
+    a.request('x', (err) => heard.push(['late request', err.message]))
+    assert.deepEqual(heard.slice(2), [['late close', undefined], ['late request', 'parent stream is closing']])
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.deepEqual(warnings, ['second'])
+  } finally {
+    process.off('warning', onwarning)
+  }
+})
+
 // ---- random scenarios ----
 
 test('random scenarios: identical traces', () => {

@@ -286,6 +286,21 @@ test('a worker that throws (uncaught): pending requests rejected once with its e
   }
 })
 
+test('a worker that had exited before it was connected: the session fails, a request made right away is rejected once', T, async () => {
+  const worker = new Worker('process.exit(3)', { eval: true })
+  assert.equal(await new Promise((resolve) => worker.on('exit', resolve)), 3)
+  const closed = deferred()
+  let closeCalls = 0
+  const ps = connectPort(worker, { close (err) { closeCalls++; closed.resolve(err) } })
+  const calls = []
+  ps.request('anyone?', (err) => calls.push(err))
+  const err = await withTimeout(closed.promise, 5000, 'the session failing')
+  assert.match(err.message, /worker had exited/)
+  await sleep(20)
+  assert.deepEqual(calls, [err])
+  assert.equal(closeCalls, 1)
+})
+
 // --- a MessageChannel, both ports in this thread ---------------------------
 
 function channelPair () {
@@ -413,6 +428,35 @@ test('a MessageChannel: a handler that throws destroys its session, the goodbye 
   } finally {
     process.off('warning', onwarning)
     pair.close()
+  }
+})
+
+test('a MessageChannel closed while ps.close waits, and close callbacks that throw: every callback hears the end once', T, async () => {
+  const { port1, port2 } = new MessageChannel()
+  const warnings = []
+  const onwarning = (w) => warnings.push(w.message)
+  process.on('warning', onwarning)
+  try {
+    const heard = []
+    const a = connectPort(port1, { close (err) { heard.push(['opts.close', err]); throw new Error('opts.close threw') } })
+    const b = connectPort(port2, { request () {} }) // never answers
+    a.request('held', (err) => heard.push(['request', err]))
+    const closing = new Promise((resolve) => a.close((err) => {
+      heard.push(['ps.close', err])
+      resolve(err)
+    }))
+    await sleep(20)
+    port2.close()
+    const err = await withTimeout(closing, 5000, 'ps.close hearing the end')
+    await sleep(20)
+    assert.match(err.message, /port closed/)
+    assert.deepEqual(heard, [['request', err], ['opts.close', err], ['ps.close', err]])
+    assert.ok(warnings.includes('opts.close threw'))
+    assert.equal(a.coreMemory, 0)
+    assert.equal(b.coreMemory, 0)
+  } finally {
+    process.off('warning', onwarning)
+    port1.close()
   }
 })
 

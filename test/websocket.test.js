@@ -584,20 +584,110 @@ test('a session ended before its socket opened: a refused connection takes nothi
   }
 })
 
-test('destroyed before the socket opened: nothing that was framed reaches the server', T, async () => {
+test('destroyed before the socket opened, with a reason or without: nothing that was framed reaches the server', T, async () => {
   const server = await startServer()
   const seen = []
   server.wss.on('connection', (ws) => ws.on('message', (data) => seen.push(Buffer.from(data))))
   try {
-    const client = await startClient(server.url)
-    const answer = client.ps.request('early').then(() => 'resolved', (err) => err.message)
-    client.ps.message('early message')
-    client.ps.destroy(new Error('changed my mind'))
-    assert.equal(await answer, 'changed my mind')
-    const { code } = await withTimeout(client.wsClosed, 5000, 'the client socket closing')
-    assert.notEqual(code, 1000)
+    for (const reason of [new Error('changed my mind'), undefined]) {
+      const client = await startClient(server.url)
+      const answer = new Promise((resolve) => client.ps.request('early', (err, value) => resolve([err, value])))
+      client.ps.message('early message')
+      client.ps.destroy(reason)
+      assert.deepEqual(await answer, [reason, undefined]) // no reason: undefined, as in 2.0.6
+      const { code } = await withTimeout(client.wsClosed, 5000, 'the client socket closing')
+      assert.notEqual(code, 1000)
+    }
     await sleep(100)
     assert.deepEqual(seen, [])
+  } finally {
+    await server.close()
+  }
+})
+
+test('back pressure before the socket opened: what waits for the open counts as buffered, and drains once it opens', T, async () => {
+  // a server that holds the upgrade until told
+  const http = require('node:http')
+  const httpServer = http.createServer()
+  const wss = new WebSocketServer({ noServer: true })
+  const release = deferred()
+  const done = deferred()
+  let received = 0
+  httpServer.on('upgrade', (req, sock, head) => release.promise.then(() => wss.handleUpgrade(req, sock, head, (ws) => {
+    connectWebSocket(ws, {
+      stream (sub) {
+        sub.read = (data, end) => {
+          if (!end) return void (received += data.length)
+          sub.write(received)
+          sub.end()
+          done.resolve()
+        }
+      }
+    })
+  })))
+  await new Promise((resolve) => httpServer.listen(0, '127.0.0.1', resolve))
+  const HIGH = 256 << 10
+  const CHUNK = 64 << 10
+  const TOTAL = 4 << 20
+  try {
+    const client = await startClient(`ws://127.0.0.1:${httpServer.address().port}`, { opts: { highWaterMark: HIGH } })
+    const sub = client.ps.stream()
+    const replies = sub[Symbol.asyncIterator]()
+    const chunk = Buffer.alloc(CHUNK, 0x5a)
+    let firstWait = -1
+    for (let sent = 0; sent < TOTAL;) {
+      sub.write(chunk)
+      sent += CHUNK
+      await new Promise((resolve) => setImmediate(resolve)) // the turn ends: its frames leave
+      if (!client.ps.writable) {
+        if (firstWait === -1) {
+          firstWait = sent
+          assert.equal(client.ws.readyState, WebSocket.CONNECTING)
+          release.resolve()
+        }
+        await withTimeout(client.ps.drained(), 5000, 'drained')
+      }
+    }
+    assert.ok(firstWait >= HIGH && firstWait <= HIGH + 2 * CHUNK, `the producer waited first after ${firstWait} bytes`)
+    sub.end()
+    const reply = await withTimeout(replies.next(), 10000, 'the byte count')
+    await withTimeout(done.promise, 1000, 'the end')
+    assert.equal(reply.value, TOTAL)
+    await gracefulCloseQuiet(client)
+  } finally {
+    release.resolve()
+    for (const ws of wss.clients) ws.terminate()
+    await new Promise((resolve) => httpServer.close(resolve))
+  }
+})
+
+test('an error whose message does not fit a close frame: cut to 123 bytes of UTF-8, the socket closes all the same', T, async () => {
+  const server = await startServer()
+  const warned = new Promise((resolve) => process.once('warning', resolve))
+  try {
+    // a server handler that throws: the server's session is destroyed
+    const client = await startClient(server.url, { afterOpen: true })
+    const conn = await server.next()
+    const long = 'ошибка '.repeat(20)
+    conn.ps.opts.request = () => { throw new Error(long) }
+    const answer = client.ps.request('x').then(() => 'resolved', (err) => err)
+    const closedWith = await withTimeout(conn.wsClosed, 5000, 'the server socket closing')
+    assert.equal(closedWith.code, 4000)
+    assert.ok(Buffer.byteLength(closedWith.reason) <= 123, closedWith.reason)
+    assert.ok(('packet-stream-wasm: a handler threw, the session is destroyed: ' + long).startsWith(closedWith.reason))
+    assert.ok(Buffer.byteLength(closedWith.reason) > 119, 'cut at a character, not before')
+    assert.ok((await withTimeout(answer, 5000, 'the client request')) instanceof Error)
+    await withTimeout(warned, 5000, 'the warning')
+    // a local destroy with such a message, astral characters this time
+    const client2 = await startClient(server.url, { afterOpen: true })
+    const conn2 = await server.next()
+    const err = new Error('💥'.repeat(40))
+    client2.ps.destroy(err)
+    const { code, reason } = await withTimeout(conn2.wsClosed, 5000, 'the server socket hearing the close')
+    assert.equal(code, 4000)
+    assert.equal(reason, '💥'.repeat(30)) // 120 bytes
+    assert.equal(await withTimeout(client2.closed, 5000, 'the client session'), err)
+    await withTimeout(client2.wsClosed, 5000, 'the client socket closing')
   } finally {
     await server.close()
   }

@@ -9,8 +9,11 @@
 // seen to close (the peer's pending requests hear "unexpected end of parent
 // stream"). A Node Worker's 'exit', a MessagePort's 'close', and a browser
 // Worker terminated through its terminate() destroy the session with an
-// error; other ends are seen only through the peer's goodbye.
+// error, and so does a Node Worker that had exited when it was connected;
+// other ends are seen only through the peer's goodbye (a MessagePort that
+// was closed before it was connected gives no sign: requests on it wait).
 const { createWire, transportError } = require('./wire')
+const { later } = require('../util')
 
 function on (port, type, fn) {
   if (typeof port.on === 'function') { // Node: EventEmitter-style, the value itself
@@ -51,6 +54,10 @@ function connectPort (port, opts) {
   if (typeof port.on === 'function' && typeof port.terminate === 'function') { // Node Worker
     unlisten.push(on(port, 'exit', (code) => wire.receiveEnd(transportError(null, `worker exited (code ${code})`))))
     unlisten.push(on(port, 'error', (err) => wire.receiveEnd(transportError(err, `worker failed: ${err && err.message}`))))
+    // one that has exited already fires no 'exit' any more (its threadId
+    // is -1 then): the session fails once the caller has had the turn to
+    // use it, as it would have
+    if (port.threadId === -1) later(() => wire.receiveEnd(transportError(null, 'worker had exited')))
   } else if (typeof port.terminate === 'function') { // browser Worker: no event tells
     const terminate = port.terminate
     port.terminate = function () {

@@ -65,6 +65,7 @@ function connectStream (duplex, opts) {
     input.removeListener('data', ondata)
     input.removeListener('end', onend)
     input.removeListener('close', onclose)
+    if (output !== input) output.removeListener('close', onclose)
     output.removeListener('drain', ondrain)
     // errors after the end are still caught, so that they do not crash
   }
@@ -74,7 +75,12 @@ function connectStream (duplex, opts) {
   input.on('error', onerror)
   input.on('close', onclose)
   output.on('drain', ondrain)
-  if (output !== input) output.on('error', onerror)
+  if (output !== input) {
+    output.on('error', onerror)
+    // a writable destroyed without an error (stdin of a child that was
+    // killed, a local destroy()) says so only by closing
+    output.on('close', onclose)
+  }
   // A stream that is already over fires none of those again: the session
   // ends once the caller has had the turn to use it, as it would have.
   if (input.readableEnded) later(() => wire.receiveEnd(null)) // it ended, then maybe closed

@@ -15,6 +15,22 @@ const CLOSE_ERROR = 4000
 const CLOSE_PROTOCOL_ERROR = 4002
 const DEFAULT_HIGH_WATER = 1 << 20
 const DRAIN_POLL_MS = 5
+// A close frame's reason is at most 123 bytes of UTF-8 (RFC 6455 5.5): a
+// longer one makes close() throw, in ws and in browsers alike.
+const MAX_REASON_BYTES = 123
+
+// |message| cut to what fits in a close frame, at a character's boundary.
+function closeReason (message) {
+  let bytes = 0
+  let end = 0
+  for (const ch of String(message)) {
+    const cp = ch.codePointAt(0)
+    bytes += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4 // a lone surrogate leaves as U+FFFD: 3
+    if (bytes > MAX_REASON_BYTES) break
+    end += ch.length
+  }
+  return String(message).slice(0, end)
+}
 
 function listen (socket, type, fn) {
   socket.addEventListener(type, fn)
@@ -28,6 +44,7 @@ function connectWebSocket (socket, opts) {
   const highWater = opts.highWaterMark === undefined ? DEFAULT_HIGH_WATER : opts.highWaterMark
   socket.binaryType = 'arraybuffer'
   let queued = [] // bytes framed before the socket opened
+  let queuedBytes = 0 // their size: back pressure counts them as buffered
   let closed = false
   let pollTimer = null
   const unlisten = []
@@ -48,7 +65,8 @@ function connectWebSocket (socket, opts) {
     send (bytes) {
       if (socket.readyState === CONNECTING) {
         queued.push(bytes)
-        return true
+        queuedBytes += bytes.length
+        return queuedBytes <= highWater
       }
       if (socket.readyState !== OPEN) return true // closing: its close event ends the session
       socket.send(bytes)
@@ -58,11 +76,11 @@ function connectWebSocket (socket, opts) {
       }
       return true
     },
-    close (err) {
+    close (err, destroyed) {
       if (closed) return
       closed = true
       stop()
-      if (socket.readyState === CONNECTING && !err) {
+      if (socket.readyState === CONNECTING && !destroyed) {
         // the goodbye goes out once it opens, then the socket closes
         socket.addEventListener('open', () => {
           for (const bytes of queued) socket.send(bytes)
@@ -70,9 +88,10 @@ function connectWebSocket (socket, opts) {
           closeSocket(null)
         })
       } else if (socket.readyState === CONNECTING) {
-        // destroyed before it opened: what was framed has been failed
-        // already, so none of it may reach the peer
+        // destroyed before it opened (with or without a reason): what was
+        // framed has been failed already, so none of it may reach the peer
         queued = []
+        queuedBytes = 0
         closeSocket(err)
       } else if (socket.readyState === OPEN) {
         closeSocket(err)
@@ -82,7 +101,7 @@ function connectWebSocket (socket, opts) {
 
   function closeSocket (err) {
     if (!err) socket.close(CLOSE_NORMAL)
-    else socket.close(isProtocolError(err) ? CLOSE_PROTOCOL_ERROR : CLOSE_ERROR, String(err.message).slice(0, 100))
+    else socket.close(isProtocolError(err) ? CLOSE_PROTOCOL_ERROR : CLOSE_ERROR, closeReason(err.message))
   }
 
   // The 'error' listener stays: a socket that fails after the session has
@@ -96,7 +115,11 @@ function connectWebSocket (socket, opts) {
   unlisten.push(listen(socket, 'open', () => {
     const pending = queued
     queued = []
+    queuedBytes = 0
     for (const bytes of pending) socket.send(bytes)
+    // what waited for the open may have held the session back
+    if (socket.bufferedAmount > highWater) watchDrain()
+    else wire.drained()
   }))
   unlisten.push(listen(socket, 'message', (ev) => {
     const data = ev.data

@@ -48,7 +48,7 @@ function transportError (err, what) {
 }
 
 // opts: packet-stream's opts plus limits; transport: { send(bytes) ->
-// false when backed up, close(err), closeIsSilent }: a transport whose
+// false when backed up, close(err, destroyed), closeIsSilent }: a transport whose
 // close the peer cannot see (a port) sends the goodbye on every end, so
 // that the peer's session ends too. Returns { ps, receive(bytes),
 // receiveEnd(err), drained() }; none of them throws.
@@ -86,8 +86,9 @@ function createWire (opts, transport) {
     } catch (e) {} // the transport is going anyway
     framer.free()
     // after the peer's goodbye the transport ends normally, even when what
-    // was open here ended with "unexpected end of parent stream"
-    transport.close(peerEnded ? null : err || null)
+    // was open here ended with "unexpected end of parent stream"; a session
+    // destroyed here (ps.destroy(), with a reason or without) says so
+    transport.close(peerEnded ? null : err || null, !peerEnded && ps.ended !== false)
     settleDrain()
   }
 
