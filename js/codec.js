@@ -5,8 +5,10 @@
 //   codec.encode()            through-stream: packets -> byte chunks
 //   codec.decode()            through-stream: byte chunks -> packets
 //
-// plus, for framing by hand, codec.encodePackets(packets) -> bytes,
-// codec.decodePackets(bytes) -> packets and the incremental codec.Framer.
+// plus packet-stream-codec's functions for framing by hand, one packet at
+// a time (codec.encodePair, codec.decodeHead, codec.decodeBody), and ours:
+// codec.encodePackets(packets) -> bytes, codec.decodePackets(bytes) ->
+// packets and the incremental codec.Framer.
 //
 // Differences that matter: the encoder reads its source ahead and hands
 // downstream everything framed so far as one chunk (one buffer per read, not
@@ -19,6 +21,7 @@ const Framer = require('./framer')
 const { C, coreError } = require('./wasm')
 
 const { GOODBYE } = Framer
+const HEADER_SIZE = C.HEADER_SIZE
 
 // The encoder reads its source ahead. Answers that come at once are framed
 // into one chunk of up to CHUNK bytes; beyond that it keeps one read out
@@ -216,6 +219,11 @@ function decode (limits) {
       if (end) {
         ended = ended || (end === true && framer.midframe ? coreError(C.errors.ERR_TRUNCATED) : end)
         framer.free()
+      } else if (!ended && !(data instanceof Uint8Array)) {
+        ended = Framer.notBytes(data)
+        sourceAborted = true
+        read(ended, () => {})
+        framer.free()
       } else if (!ended) {
         rest = data
         restAt = 0
@@ -301,10 +309,53 @@ function decodePackets (bytes, limits) {
   }
 }
 
+// packet-stream-codec's frame of one packet as [header, body]: 9 bytes and
+// the body (null for the goodbye). Framed by the core as the encoder frames
+// (its limits, its types); a binary body of 8 KiB or more is the one given.
+let pairFramer = null
+function encodePair (msg) {
+  if (!pairFramer) pairFramer = new Framer(undefined, { passBodies: true })
+  pairFramer.encode(msg) // frames it whole or throws with nothing framed
+  const chunks = pairFramer.takeChunks()
+  if (chunks.length === 2) return chunks // the header, and the body beside
+  const framed = chunks[0]
+  const head = framed.subarray(0, HEADER_SIZE)
+  return [head, msg === GOODBYE ? null : framed.subarray(HEADER_SIZE)]
+}
+
+// packet-stream-codec's reading of a 9-byte header: the packet without its
+// value, and the body's length and type, for decodeBody.
+function decodeHead (bytes) {
+  if (bytes.length !== HEADER_SIZE) throw new Error('expected header to be 9 bytes long')
+  const view = new DataView(bytes.buffer, bytes.byteOffset, HEADER_SIZE)
+  const flags = bytes[0]
+  return {
+    req: view.getInt32(5),
+    stream: !!(flags & C.flags.FLAG_STREAM),
+    end: !!(flags & C.flags.FLAG_END),
+    value: null,
+    length: view.getUint32(1),
+    type: flags & 3
+  }
+}
+
+// Sets msg.value from the body that follows a header read by decodeHead.
+function decodeBody (bytes, msg) {
+  if (bytes.length !== msg.length) throw new Error(`incorrect length, expected:${msg.length} found:${bytes.length}`)
+  if (msg.type === C.types.TYPE_BINARY) msg.value = bytes
+  else if (msg.type === C.types.TYPE_STRING) msg.value = Framer.utf8(bytes)
+  else if (msg.type === C.types.TYPE_JSON) msg.value = JSON.parse(Framer.utf8(bytes))
+  else throw new Error('unknown message type')
+  return msg
+}
+
 codec.encode = encode
 codec.decode = decode
 codec.encodePackets = encodePackets
 codec.decodePackets = decodePackets
+codec.encodePair = encodePair
+codec.decodeHead = decodeHead
+codec.decodeBody = decodeBody
 codec.Framer = Framer
 codec.GOODBYE = GOODBYE
 module.exports = codec

@@ -111,6 +111,19 @@ function text (a, b) {
   return core.buf ? utf8Slice(core.buf, a, b) : decoder.decode(core.u8.subarray(a, b))
 }
 
+// The UTF-8 text of |bytes|, decoded as the core's bodies are.
+function utf8 (bytes) {
+  return hasBuffer ? utf8Slice(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), 0, bytes.length) : decoder.decode(bytes)
+}
+
+// The error of a chunk to decode that is not bytes (a string from a stream
+// with an encoding set): taken for bytes, it would be misread.
+function notBytes (chunk) {
+  const err = new TypeError(`packet-stream-wasm: bytes to decode must be a Uint8Array or Buffer, not ${chunk === null ? 'null' : typeof chunk}`)
+  err.code = C.errors.ERR_INVALID_ARGUMENT
+  return err
+}
+
 class Framer {
   // limits: { maxFrame, maxOutbuf } (core defaults when absent);
   // opts: { passBodies } (see above)
@@ -166,6 +179,12 @@ class Framer {
     }
     const flags = (msg.stream ? FLAG_STREAM : 0) | (msg.end ? FLAG_END : 0)
     const req = msg.req | 0
+    if (req !== msg.req && (msg.req > 0x7fffffff || msg.req < -0x80000000)) {
+      // a header holds an int32: wrapping would make a request a response
+      const err = new RangeError(`packet-stream-wasm: req must fit a 32-bit integer, not ${msg.req}`)
+      err.code = C.errors.ERR_INVALID_ARGUMENT
+      throw err
+    }
     const body = msg.value !== undefined ? msg.value : msg.end
     let rv
     if (typeof body === 'string') rv = this._putString(flags, STRING, req, body)
@@ -284,6 +303,7 @@ class Framer {
   // |to| decode only bytes [from, to) of the chunk, the next part of it in a
   // later call (what a view may hold is still measured against the whole).
   decode (chunk, onpacket, from = 0, to = chunk.length) {
+    if (!(chunk instanceof Uint8Array)) throw notBytes(chunk)
     if (this.error) return this.error
     if (!this._f) return null
     if (this._busy) {
@@ -619,4 +639,6 @@ const registry = typeof FinalizationRegistry === 'function'
   : null
 
 Framer.GOODBYE = GOODBYE
+Framer.utf8 = utf8
+Framer.notBytes = notBytes
 module.exports = Framer

@@ -146,6 +146,12 @@ declare namespace packets {
     (duplex: PullDuplex, limits?: CodecLimits): PullDuplex
     encode (limits?: CodecLimits): Through
     decode (limits?: CodecLimits): Through
+    /** packet-stream-codec's: one packet framed as [9-byte header, body], the body null for the goodbye */
+    encodePair (packet: Packet | 'GOODBYE'): [Uint8Array, Uint8Array | null]
+    /** packet-stream-codec's: a 9-byte header read (value null), with the body's length and type */
+    decodeHead (header: Uint8Array): WirePacket & { length: number, type: number }
+    /** packet-stream-codec's: sets head.value from the body that follows the header */
+    decodeBody (body: Uint8Array, head: WirePacket & { length: number, type: number }): WirePacket & { length: number, type: number }
     encodePackets (packets: Iterable<Packet | 'GOODBYE'>, limits?: CodecLimits): Uint8Array
     /** binary values may be views of `bytes`, as in Framer.decode */
     decodePackets (bytes: Uint8Array, limits?: CodecLimits): Array<WirePacket | 'GOODBYE'>

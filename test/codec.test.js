@@ -619,6 +619,76 @@ test('error: decodePackets throws on truncated input, a bad type and a bad body;
   assert.deepEqual(codec.decodePackets(new Uint8Array(0)), [])
 })
 
+test('encodePair, decodeHead, decodeBody: packet-stream-codec\'s functions, the same bytes and packets', () => {
+  const packets = [...smallPackets, ...bigPackets, 'GOODBYE']
+  for (const msg of packets) {
+    const [refHead, refBody] = ref.encodePair(msg)
+    const [head, body] = codec.encodePair(msg)
+    assert.ok(Buffer.isBuffer(head) && head.length === 9)
+    assert.deepEqual(head, refHead)
+    if (msg === 'GOODBYE') {
+      assert.equal(body, null)
+      assert.deepEqual(codec.decodeHead(head), ref.decodeHead(refHead))
+      continue
+    }
+    assert.deepEqual(body, refBody)
+    // a body of 8 KiB or more is the caller's own buffer, as the reference gives it
+    if (Buffer.isBuffer(msg.value) && msg.value.length >= 8192) assert.equal(body, msg.value)
+    const h = codec.decodeHead(refHead)
+    assert.deepEqual(h, ref.decodeHead(refHead))
+    assert.deepEqual(codec.decodeBody(refBody, h), ref.decodeBody(refBody, ref.decodeHead(refHead)))
+  }
+  // a header and a body given as Uint8Arrays inside larger buffers
+  const [head, body] = ref.encodePair({ req: -3, stream: true, end: true, value: { ok: 'é' } })
+  const bytes = new Uint8Array(4 + head.length + body.length)
+  bytes.set(head, 4)
+  bytes.set(body, 4 + head.length)
+  const h = codec.decodeHead(bytes.subarray(4, 13))
+  assert.deepEqual(h, { req: -3, stream: true, end: true, value: null, length: body.length, type: 2 })
+  assert.deepEqual(codec.decodeBody(bytes.subarray(13), h).value, { ok: 'é' })
+  // their errors, as the reference words them
+  assert.throws(() => codec.decodeHead(Buffer.alloc(8)), /^Error: expected header to be 9 bytes long$/)
+  assert.throws(() => codec.decodeBody(Buffer.from('ab'), { ...h, length: 3 }), /^Error: incorrect length, expected:3 found:2$/)
+  assert.throws(() => codec.decodeBody(Buffer.from('ab'), { ...h, length: 2, type: 3 }), /^Error: unknown message type$/)
+  assert.throws(() => codec.decodeBody(Buffer.from('{a'), { ...h, length: 2, type: 2 }), SyntaxError)
+  // a value that cannot be framed throws, and the next pair is whole
+  assert.throws(() => codec.encodePair({ req: 1, value: 10n }), (err) => err.code === E.ERR_INVALID_ARGUMENT)
+  assert.deepEqual(codec.encodePair({ req: 1, value: 'x' }), ref.encodePair({ req: 1, value: 'x' }))
+})
+
+test('encode: a req that does not fit the header\'s 32 bits is refused (the reference throws a RangeError too), not wrapped into a response', async () => {
+  for (const req of [2 ** 31, -(2 ** 31) - 1, Infinity]) {
+    assert.throws(() => ref.encodePair({ req, value: 1 }), RangeError)
+    assert.throws(() => codec.encodePackets([{ req, value: 1 }]), (err) => err instanceof RangeError && err.code === E.ERR_INVALID_ARGUMENT)
+    const src = tracked([{ req: 1, value: 'ok' }, { req, value: 1 }])
+    const { items, end } = await run(src, codec.encode())
+    assert.equal(end.code, E.ERR_INVALID_ARGUMENT)
+    assert.deepEqual(codec.decodePackets(Buffer.concat(items)), [{ req: 1, stream: false, end: false, value: 'ok' }])
+    assert.equal(src.aborted, end)
+  }
+  // what the reference takes (and coerces) is taken
+  for (const req of [2 ** 31 - 1, -(2 ** 31), 1.5, '7', undefined, NaN]) {
+    assert.deepEqual(codec.encodePackets([{ req, value: 1 }]), Buffer.concat(ref.encodePair({ req, value: 1 })), String(req))
+  }
+})
+
+test('decode: a chunk that is not bytes (a string from a stream with an encoding) ends the stream with an error and aborts the source; Framer.decode and decodePackets throw', async () => {
+  const frame = Buffer.concat(ref.encodePair({ req: 1, value: 'abc' }))
+  for (const bad of [frame.toString('latin1'), '1111111111', [1, 2, 3], null]) {
+    const src = tracked([frame, bad, frame])
+    const { items, end } = await run(src, codec.decode())
+    assert.deepEqual(items, [{ req: 1, stream: false, end: false, value: 'abc' }])
+    assert.ok(end instanceof TypeError)
+    assert.equal(end.code, E.ERR_INVALID_ARGUMENT)
+    assert.match(end.message, /must be a Uint8Array or Buffer/)
+    assert.equal(src.aborted, end)
+    assert.throws(() => codec.decodePackets(bad), TypeError)
+    const framer = new codec.Framer()
+    assert.throws(() => framer.decode(bad, () => {}), TypeError)
+    framer.free()
+  }
+})
+
 // ---- aborts -------------------------------------------------------------------
 
 test('abort: aborting the decoded stream passes the abort to the byte source; later reads end at once', async () => {
