@@ -80,9 +80,12 @@ enum ps_default { PS_DEFAULTS(PS_ENUM_ENTRY_) };
 #define PS_HEADER_SIZE 9
 
 /*
- * ps_limits: hard limits of a session. Exceeding one is an error code (for
- * a local command) or a fatal error event (for input from the peer), never
- * unbounded growth. Fill with ps_limits_default() and change what you need.
+ * ps_limits: hard limits of a session. Exceeding one is never unbounded
+ * growth: a local command over max_frame, max_requests or max_streams is
+ * refused with an error code and the session goes on; input from the peer
+ * over a limit, and framed output over max_outbuf (the host is not taking
+ * what is framed, whoever's packet it is), is a fatal error that destroys
+ * the session. Fill with ps_limits_default() and change what you need.
  */
 typedef struct ps_limits {
   /* largest body accepted from the peer or sent, in bytes (at most
@@ -124,7 +127,9 @@ typedef struct ps_session ps_session;
  */
 typedef struct ps_event {
   int32_t type;        /* PS_EV_* */
-  int32_t req;         /* request number of the packet as on the wire */
+  int32_t req;         /* request number of the packet as on the wire; in
+                          the *_ABORTED events, which have no packet, the id
+                          packet-stream names it by (ps_session_find's) */
   uint32_t slot;       /* the request or substream, or PS_NO_SLOT */
   uint32_t flags;      /* PS_FLAG_STREAM, PS_FLAG_END, PS_EVF_* */
   uint32_t body_type;  /* PS_TYPE_* */
@@ -165,7 +170,9 @@ void ps_session_del(ps_session *s);
  * ps_session_recv (wire mode) hands the core |len| bytes of the transport.
  * The decoder accepts any chunking. It stops right after each complete
  * frame, so that the host can react to its event before the next packet:
- * poll until 0, then call again with the rest. A frame split across chunks
+ * poll until 0, then call again with the rest (a call made while an event
+ * of the last frame waits to be polled consumes nothing and returns
+ * PS_ERR_EVENT_PENDING, so that no event is lost). A frame split across chunks
  * is kept (the header in a fixed buffer, the body in one that grows with the
  * bytes that arrive); a body wholly inside |in| is handed out in place.
  *
@@ -173,7 +180,8 @@ void ps_session_del(ps_session *s);
  * ended, the rest is consumed and ignored), or a fatal code: PS_ERR_BAD_TYPE,
  * PS_ERR_PEER_FRAME_TOO_LARGE, PS_ERR_PEER_REQUEST_LIMIT,
  * PS_ERR_PEER_STREAM_LIMIT, PS_ERR_OUTBUF_LIMIT, PS_ERR_NOMEM or an earlier
- * fatal code; PS_ERR_WRONG_MODE in packet mode.
+ * fatal code; PS_ERR_WRONG_MODE in packet mode; PS_ERR_EVENT_PENDING (not
+ * fatal, see above).
  */
 int32_t ps_session_recv(ps_session *s, const uint8_t *in, uint32_t len);
 
@@ -243,7 +251,8 @@ uint8_t *ps_session_body(ps_session *s, uint32_t len);
 
 /* ps_session_state returns PS_STATE_* bits; PS_STATE_CLOSE_DUE says that
    ps_session_poll will report PS_EV_CLOSED once the events already waiting
-   (an error, aborted requests and substreams) have been polled. */
+   (an error, aborted requests and substreams) have been polled: after a
+   graceful close with nothing left open, and all through a destroy. */
 uint32_t ps_session_state(const ps_session *s);
 
 /* ps_session_memory returns the bytes currently allocated by |s|. */
@@ -343,7 +352,8 @@ int32_t ps_stream_release(ps_session *s, uint32_t slot);
 
 /*
  * ps_session_close starts a graceful close: no new requests or substreams;
- * once every request and substream we opened has finished, PS_EV_CLOSED is
+ * once every request and substream we opened has finished, and every
+ * substream the peer opened (as packet-stream waits for them), PS_EV_CLOSED is
  * polled and, in wire mode, the goodbye header is framed. Returns 0, or
  * PS_ERR_CLOSED when already closed.
  */

@@ -29,6 +29,7 @@
   X(ERR_WRONG_MODE, -509, "operation not available in this session mode")    \
   X(ERR_GOODBYE_COLLISION, -510,                                             \
     "an empty binary message is indistinguishable from goodbye on the wire") \
+  X(ERR_EVENT_PENDING, -511, "an event is waiting to be polled")             \
   X(ERR_NOMEM, -901, "out of memory")                                        \
   X(ERR_BAD_TYPE, -902, "peer sent a frame with invalid body type 3")        \
   X(ERR_PEER_FRAME_TOO_LARGE, -903,                                          \

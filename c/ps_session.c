@@ -238,8 +238,14 @@ static int close_due(const ps_session *s) {
          nothing_open(s);
 }
 
+/* A destroy reports CLOSED after its aborts, which keep things open until
+   they have been polled. */
+static int closed_coming(const ps_session *s) {
+  return close_due(s) || (s->destroyed && !(s->state & PS_STATE_CLOSED));
+}
+
 uint32_t ps_session_state(const ps_session *s) {
-  return s->state | (close_due(s) ? (uint32_t)PS_STATE_CLOSE_DUE : 0u) |
+  return s->state | (closed_coming(s) ? (uint32_t)PS_STATE_CLOSE_DUE : 0u) |
          (nothing_open(s) ? (uint32_t)PS_STATE_IDLE : 0u);
 }
 
@@ -436,7 +442,8 @@ int32_t ps_session_recv(ps_session *s, const uint8_t *in, uint32_t len) {
   if (s->fatal) return s->fatal;
   if (in == NULL && len != 0) return PS_ERR_INVALID_ARGUMENT;
   if (len > PS_MAX_BYTES) len = PS_MAX_BYTES; /* the count must fit an int32 */
-  s->has_event = 0;
+  /* the event of the last frame, and the body it points to, would be lost */
+  if (s->has_event) return PS_ERR_EVENT_PENDING;
   if (s->state & PS_STATE_ENDED) return (int32_t)len;
   rv = ps_decoder_feed(&s->decoder, &s->alloc, s->limits.max_frame, in, len,
                        &got, &fr);

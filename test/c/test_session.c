@@ -202,7 +202,21 @@ static void serving_requests(void) {
       "HANDLER\",\"stack\":null}");
   /* the same request number twice is two requests, as in the reference */
   recv_text(s, 0, PS_TYPE_JSON, 4, "1");
-  recv_text(s, 0, PS_TYPE_JSON, 4, "1");
+  {
+    /* a frame given while the event of the last waits is not taken: the
+       event (and its body) would be lost */
+    uint8_t buf[64];
+    uint32_t n = put_text(buf, 0, PS_TYPE_JSON, 4, "1");
+    uint32_t was;
+    CHECK_INT(ps_session_recv(s, buf, n), PS_ERR_EVENT_PENDING);
+    ev = EXPECT(s, REQUEST);
+    was = ev.slot;
+    CHECK_INT(ev.req, 4);
+    CHECK_INT(ps_session_recv(s, buf, n), (int32_t)n);
+    ev = EXPECT(s, REQUEST);
+    CHECK(ev.slot != was);
+    CHECK_INT(ev.req, 4);
+  }
   CHECK_INT(ps_session_count(s, 1), 2);
   /* a request slot is not a substream, and a substream not a request */
   {
@@ -212,7 +226,7 @@ static void serving_requests(void) {
     CHECK_INT(ps_session_count(s, 2), 1);
     CHECK_INT(ps_session_pending(s), 0);
   }
-  ev = EXPECT(s, REQUEST);
+  /* ev: the second request 4 */
   CHECK_INT(ps_stream_write(s, ev.slot, PS_TYPE_JSON, T("1")),
             PS_ERR_UNKNOWN_SLOT);
   CHECK_INT(ps_stream_release(s, ev.slot), PS_ERR_UNKNOWN_SLOT);
@@ -416,7 +430,10 @@ static void destroy_cascade(void) {
   CHECK_INT(ps_stream_open(s, &o2), 3);
   CHECK_INT(ps_request(s, PS_TYPE_JSON, T("1"), &r2), 4);
   ps_session_send(s, &p);
+  CHECK(!(ps_session_state(s) & PS_STATE_CLOSE_DUE));
   CHECK_INT(ps_session_destroy(s, PS_ERR_TRANSPORT), 0);
+  /* CLOSED is due all through the aborts */
+  CHECK(ps_session_state(s) & PS_STATE_CLOSE_DUE);
   CHECK_INT(ps_session_destroy(s, 0), 0); /* again: nothing changes */
   CHECK_INT(ps_session_destroy(s, 1), PS_ERR_INVALID_ARGUMENT);
   CHECK(ps_session_state(s) & PS_STATE_ENDED);
@@ -428,10 +445,11 @@ static void destroy_cascade(void) {
   CHECK_INT(ev.slot, r2);
   ev = EXPECT(s, STREAM_ABORTED);
   CHECK_INT(ev.slot, i1);
-  CHECK_INT(ev.req, -1);
+  CHECK_INT(ev.req, -1); /* packet-stream's id: the peer's number negated */
   CHECK_INT(ev.flags, PS_EVF_RELEASED);
   /* still there until the next poll */
   CHECK_INT(ps_session_count(s, 3), 1);
+  CHECK(ps_session_state(s) & PS_STATE_CLOSE_DUE);
   ev = EXPECT(s, STREAM_ABORTED);
   CHECK_INT(ev.slot, o1);
   CHECK_INT(ps_session_count(s, 3), 0);
@@ -440,8 +458,10 @@ static void destroy_cascade(void) {
   CHECK_INT(ev.error, PS_ERR_TRANSPORT);
   /* the host may release an aborting substream itself */
   CHECK_INT(ps_stream_release(s, o2), 0);
+  CHECK(ps_session_state(s) & PS_STATE_CLOSE_DUE);
   ev = EXPECT(s, CLOSED);
   CHECK_INT(ev.error, PS_ERR_TRANSPORT);
+  CHECK(!(ps_session_state(s) & PS_STATE_CLOSE_DUE));
   EXPECT_NONE(s);
   CHECK_INT(ps_session_pending(s), 0); /* no goodbye after an error */
   CHECK_INT(ps_session_count(s, 0) + ps_session_count(s, 2), 0);
@@ -550,11 +570,13 @@ static void limits_peer(void) {
   lim.max_streams = 2;
   s = new_session_limits(PS_MODE_WIRE, 0, &lim);
   recv_text(s, 0, PS_TYPE_JSON, 1, "1");
+  EXPECT(s, REQUEST);
   recv_text(s, 0, PS_TYPE_JSON, 2, "1");
+  EXPECT(s, REQUEST);
   n = put_text(buf, 0, PS_TYPE_JSON, 3, "1");
   CHECK_INT(ps_session_recv(s, buf, n), PS_ERR_PEER_REQUEST_LIMIT);
-  /* the event of the last good packet was dropped by the next recv: only the
-     error and its consequences remain */
+  /* the peer's requests are forgotten: only the error and its
+     consequences remain */
   ev = EXPECT(s, ERROR);
   CHECK_INT(ev.error, PS_ERR_PEER_REQUEST_LIMIT);
   EXPECT(s, CLOSED);
