@@ -220,7 +220,7 @@ function decode (limits) {
         ended = ended || (end === true && framer.midframe ? coreError(C.errors.ERR_TRUNCATED) : end)
         framer.free()
       } else if (!ended && !(data instanceof Uint8Array)) {
-        ended = Framer.notBytes(data)
+        ended = Framer._notBytes(data)
         sourceAborted = true
         read(ended, () => {})
         framer.free()
@@ -343,8 +343,8 @@ function decodeHead (bytes) {
 function decodeBody (bytes, msg) {
   if (bytes.length !== msg.length) throw new Error(`incorrect length, expected:${msg.length} found:${bytes.length}`)
   if (msg.type === C.types.TYPE_BINARY) msg.value = bytes
-  else if (msg.type === C.types.TYPE_STRING) msg.value = Framer.utf8(bytes)
-  else if (msg.type === C.types.TYPE_JSON) msg.value = JSON.parse(Framer.utf8(bytes))
+  else if (msg.type === C.types.TYPE_STRING) msg.value = Framer._utf8(bytes)
+  else if (msg.type === C.types.TYPE_JSON) msg.value = JSON.parse(Framer._utf8(bytes))
   else throw new Error('unknown message type')
   return msg
 }

@@ -639,6 +639,6 @@ const registry = typeof FinalizationRegistry === 'function'
   : null
 
 Framer.GOODBYE = GOODBYE
-Framer.utf8 = utf8
-Framer.notBytes = notBytes
+Framer._utf8 = utf8 // for the codec, not part of the API
+Framer._notBytes = notBytes
 module.exports = Framer

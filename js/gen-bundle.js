@@ -54,6 +54,10 @@ function __require (id) {
 const api = __require(${main})
 export default api
 ${names.map((n) => `export const ${n} = api.${n}`).join('\n')}
+// api.debug is the switch; the named \`debug\` follows it (as in index.mjs)
+export let debug = api.debug
+const { get, set } = Object.getOwnPropertyDescriptor(api, 'debug')
+Object.defineProperty(api, 'debug', { get, set (on) { set(on); debug = get() }, enumerable: true })
 `
 fs.writeFileSync(out, text)
-console.error(`[build] ${path.relative(process.cwd(), out)}: ${modules.size} modules, exports ${['default', ...names].join(', ')}`)
+console.error(`[build] ${path.relative(process.cwd(), out)}: ${modules.size} modules, exports ${['default', ...names, 'debug'].join(', ')}`)

@@ -162,7 +162,8 @@ declare namespace packets {
 
   /** settles once the WebAssembly core is loaded (at once where synchronous compiles are allowed) */
   const ready: Promise<typeof packets>
-  /** log what the reference logs after close, and more: `packets.debug = true` (on the default export, not a named one) */
+  /** log what the reference logs after close, and more: `packets.debug = true` (the switch is on the default
+   *  export; a named import of `debug` reads it) */
   let debug: boolean
   /** err.code of the core's errors, by name: ERR_INVALID_ARGUMENT -501, ERR_FRAME_TOO_LARGE -506, ERR_OUTBUF_LIMIT -907, ... */
   const errors: Readonly<Record<string, number>>

@@ -25,7 +25,8 @@ packets.errors = Object.freeze({ ...C.errors })
 Object.defineProperty(packets, 'debug', {
   get: () => debug.enabled,
   set: (on) => { debug.enabled = !!on },
-  enumerable: true
+  enumerable: true,
+  configurable: true // the ES module entries mirror it in their named export
 })
 
 module.exports = packets

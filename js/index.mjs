@@ -10,3 +10,8 @@ export const connectStream = packets.connectStream
 export const connectWebSocket = packets.connectWebSocket
 export const connectPort = packets.connectPort
 export const errors = packets.errors
+// packets.debug is the switch; the named `debug` follows it (an imported
+// binding cannot be assigned: set packets.debug)
+export let debug = packets.debug
+const { get, set } = Object.getOwnPropertyDescriptor(packets, 'debug')
+Object.defineProperty(packets, 'debug', { get, set (on) { set(on); debug = get() }, enumerable: true })

@@ -36,6 +36,15 @@ test('npm pack, install, require and import without a toolchain', () => {
     assert.equal(esm.trim(), '42')
     const bundle = execFileSync('node', ['--input-type=module', '-e', `import packets from 'packet-stream-wasm/browser'; ${script}`], { cwd: app, env }).toString()
     assert.equal(bundle.trim(), '42')
+    // every named export of the types is there, in both ES entries; the
+    // named debug follows the switch on the default export
+    for (const entry of ['packet-stream-wasm', 'packet-stream-wasm/browser']) {
+      const names = execFileSync('node', ['--input-type=module', '-e', `import * as m from '${entry}'
+        const before = m.debug; m.default.debug = true
+        console.log(Object.keys(m).sort().join(), before, m.debug)`], { cwd: app, env }).toString().trim()
+      assert.equal(names, 'PacketStream,codec,connectPort,connectStream,connectWebSocket,debug,default,errors,ready false true', entry)
+    }
+    for (const f of ['package/js/codec.d.ts', 'package/js/browser.d.mts']) assert.ok(files.includes(f), `${f} is in the tarball`)
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
   }
