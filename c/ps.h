@@ -442,6 +442,12 @@ uint8_t *ps_framer_body(ps_framer *f, uint32_t len);
 int32_t ps_framer_send(ps_framer *f, const uint8_t **out);
 uint32_t ps_framer_pending(const ps_framer *f);
 
+/* ps_framer_trim gives back the output buffer once everything framed has
+   been taken (and the pointer of ps_framer_send is no longer needed), if it
+   holds more than |keep| bytes: one burst does not make a framer hold its
+   size for good. */
+void ps_framer_trim(ps_framer *f, uint32_t keep);
+
 /*
  * ps_framer_recv decodes frames from |len| bytes of |in|, any chunking, into
  * |frames| (room for |max|, at least 1), and stores their number in |*count|.

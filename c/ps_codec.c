@@ -218,6 +218,10 @@ uint32_t ps_encoder_take(ps_encoder *e, const uint8_t **out) {
   return e->taken;
 }
 
+void ps_encoder_trim(ps_encoder *e, ps_alloc *a, uint32_t keep) {
+  if (e->taken == e->out.len && e->out.cap > keep) ps_encoder_free(e, a);
+}
+
 uint32_t ps_encoder_pending(const ps_encoder *e) {
   return e->out.len - e->taken;
 }

@@ -113,6 +113,10 @@ int32_t ps_encoder_goodbye(ps_encoder *e, ps_alloc *a);
 /* ps_encoder_take hands out every byte not yet taken (see ps_session_send). */
 uint32_t ps_encoder_take(ps_encoder *e, const uint8_t **out);
 
+/* ps_encoder_trim lets the buffer go when every byte has been taken and it
+   holds more than |keep| bytes. */
+void ps_encoder_trim(ps_encoder *e, ps_alloc *a, uint32_t keep);
+
 /* ps_encoder_pending returns the number of bytes not yet taken. */
 uint32_t ps_encoder_pending(const ps_encoder *e);
 

@@ -111,6 +111,10 @@ int32_t ps_framer_send(ps_framer *f, const uint8_t **out) {
   return (int32_t)ps_encoder_take(&f->encoder, out);
 }
 
+void ps_framer_trim(ps_framer *f, uint32_t keep) {
+  ps_encoder_trim(&f->encoder, &f->alloc, keep);
+}
+
 uint32_t ps_framer_pending(const ps_framer *f) {
   return ps_encoder_pending(&f->encoder);
 }

@@ -29,13 +29,22 @@ const FRAME_WORDS = 5 // ps_frame in wasm32: flags, type, len, req, data
 // Input goes into the core in slices of at most MAX_INPUT bytes, so that a
 // large chunk (a WebSocket message of many MiB) does not grow the core's
 // memory, which never shrinks: what a session holds stays bounded by its
-// limits, not by the size of what the transport hands over at once. After
-// a decode a buffer over KEEP_INPUT is let go; one up to it (the 64 KiB
-// chunks of a Node socket) is kept, since getting it anew for every chunk
-// costs more than the decoding of small packets.
+// limits, not by the size of what the transport hands over at once. The
+// slices go through one buffer for every framer (a decode is done with it
+// when it returns), so that a framer holds no input between decodes and one
+// dropped without free() costs the core little until the GC finds it; a
+// decode that starts while another framer's is under way (from within its
+// onpacket) gets one of its own for that time. After a decode a buffer over
+// KEEP_INPUT is let go; one up to it (the 64 KiB chunks of a Node socket)
+// is kept, since getting it anew for every chunk costs more than the
+// decoding of small packets. Likewise the core's output buffer is let go
+// after a take when it holds more than KEEP_OUTPUT (growing it again for the
+// next burst costs nothing measurable next to framing it).
 const MIN_INPUT = 16384
 const MAX_INPUT = 1 << 20
 const KEEP_INPUT = 65536
+const KEEP_OUTPUT = 65536
+const input = { at: 0, size: 0, busy: false } // the buffer every framer's input goes through
 // JSON bodies up to this size in one batch are parsed with one JSON.parse of
 // them joined into an array (see c/ps_json.h): a call of JSON.parse costs
 // about as much as parsing a small body.
@@ -124,6 +133,22 @@ function notBytes (chunk) {
   return err
 }
 
+// An input buffer (|input|, or one of a decode's own) with room for |len|.
+function growInput (buf, len) {
+  let size = Math.max(MIN_INPUT, buf.size)
+  while (size < len) size *= 2
+  dropInput(buf)
+  buf.at = w.psw_malloc(size)
+  if (!buf.at) throw coreError(C.errors.ERR_NOMEM)
+  buf.size = size
+}
+
+function dropInput (buf) {
+  if (buf.at) w.psw_free(buf.at)
+  buf.at = 0
+  buf.size = 0
+}
+
 class Framer {
   // limits: { maxFrame, maxOutbuf } (core defaults when absent);
   // opts: { passBodies } (see above)
@@ -143,14 +168,12 @@ class Framer {
     this._pending = 0 // bytes framed and beside, not yet taken
     this._beside = [] // bodies beside: [offset in the framed bytes, body, ...]
     this._frames = w.psw_malloc(BATCH * FRAME_WORDS * 4 + 4) // the batch, then its count
-    this._in = 0 // input chunks are copied here
-    this._inSize = 0
     this._busy = false // decoding: a chunk that arrives meanwhile waits
     this._waiting = [] // chunks that arrived while busy, each with its onpacket
     this.error = null // the decoding error, once there was one
     // what the GC frees if the framer is dropped without free(); it must
     // not refer to the framer itself
-    this._held = { f, frames: this._frames, input: 0 }
+    this._held = { f, frames: this._frames }
     if (registry) registry.register(this, this._held, this)
   }
 
@@ -163,7 +186,7 @@ class Framer {
 
   // Bytes the core holds for this framer.
   get memory () {
-    return this._f ? w.ps_framer_memory(this._f) + BATCH * FRAME_WORDS * 4 + this._inSize : 0
+    return this._f ? w.ps_framer_memory(this._f) + BATCH * FRAME_WORDS * 4 : 0
   }
 
   // Frames one packet ({req, stream, end, value}) or the goodbye. Throws on
@@ -242,18 +265,21 @@ class Framer {
     if (!this._f || this._pending === 0) return null
     const n = w.ps_framer_send(this._f, core.scratch)
     const at = core.i32[core.scratch >> 2]
+    let out
     if (this._beside.length === 0) {
       this._taken()
-      return copyOut(at, at + n, allocFramed)
+      out = copyOut(at, at + n, allocFramed)
+    } else {
+      // the framed bytes, read in place, and the bodies beside, each
+      // copied once into the one buffer
+      out = hasBuffer ? allocFramed(this._pending) : new Uint8Array(this._pending)
+      let to = 0
+      for (const chunk of this._cut(core.u8.subarray(at, at + n))) {
+        out.set(chunk, to)
+        to += chunk.length
+      }
     }
-    // the framed bytes, read in place, and the bodies beside, each copied
-    // once into the one buffer
-    const out = hasBuffer ? allocFramed(this._pending) : new Uint8Array(this._pending)
-    let to = 0
-    for (const chunk of this._cut(core.u8.subarray(at, at + n))) {
-      out.set(chunk, to)
-      to += chunk.length
-    }
+    w.ps_framer_trim(this._f, KEEP_OUTPUT)
     return out
   }
 
@@ -264,7 +290,9 @@ class Framer {
     if (!this._f || this._pending === 0) return null
     const n = w.ps_framer_send(this._f, core.scratch)
     const at = core.i32[core.scratch >> 2]
-    return this._cut(copyOut(at, at + n, allocFramed))
+    const chunks = this._cut(copyOut(at, at + n, allocFramed))
+    w.ps_framer_trim(this._f, KEEP_OUTPUT)
+    return chunks
   }
 
   // |framed| (the bytes just sent by the core) cut where the bodies beside
@@ -320,31 +348,37 @@ class Framer {
     } finally {
       this._busy = false
       this._waiting.length = 0
-      if (this._inSize > KEEP_INPUT) this._dropInput()
     }
     return this.error
   }
 
   _decode (chunk, onpacket, from, to) {
     const shareFrom = Math.ceil(chunk.length / SHARE_RATIO)
-    do {
-      const n = Math.min(to - from, MAX_INPUT)
-      if (n > this._inSize) this._grow(n)
-      core.u8.set(n === chunk.length ? chunk : chunk.subarray(from, from + n), this._in)
-      this._decodeSlice(chunk, from, n, shareFrom, onpacket)
-      from += n
-    } while (from < to && this._f && !this.error)
+    const own = input.busy ? { at: 0, size: 0, busy: true } : input
+    own.busy = true
+    try {
+      do {
+        const n = Math.min(to - from, MAX_INPUT)
+        if (n > own.size) growInput(own, n)
+        core.u8.set(n === chunk.length ? chunk : chunk.subarray(from, from + n), own.at)
+        this._decodeSlice(chunk, from, n, shareFrom, onpacket, own.at)
+        from += n
+      } while (from < to && this._f && !this.error)
+    } finally {
+      own.busy = false
+      if (own !== input || own.size > KEEP_INPUT) dropInput(own)
+    }
   }
 
-  // Decodes bytes [from, from + len) of |chunk|, which lie at this._in.
-  _decodeSlice (chunk, from, len, shareFrom, onpacket) {
+  // Decodes bytes [from, from + len) of |chunk|, which lie at |chunkAt| in
+  // the core's memory.
+  _decodeSlice (chunk, from, len, shareFrom, onpacket, chunkAt) {
     const countAt = this._frames + BATCH * FRAME_WORDS * 4
-    const chunkAt = this._in // where the slice lies in the core's memory
     const into = Array.isArray(onpacket)
     const batch = into ? onpacket : []
     let pos = 0
     while (this._f) {
-      const rv = w.ps_framer_recv(this._f, this._in + pos, len - pos, this._frames, BATCH, countAt)
+      const rv = w.ps_framer_recv(this._f, chunkAt + pos, len - pos, this._frames, BATCH, countAt)
       if (rv < 0) {
         this.error = coreError(rv)
         return
@@ -394,25 +428,6 @@ class Framer {
     }
   }
 
-  _dropInput () {
-    if (this._in) w.psw_free(this._in)
-    this._in = 0
-    this._inSize = 0
-    this._held.input = 0
-  }
-
-  _grow (len) {
-    let size = Math.max(MIN_INPUT, this._inSize)
-    while (size < len) size *= 2
-    this._dropInput()
-    this._in = w.psw_malloc(size)
-    this._held.input = this._in
-    if (!this._in) {
-      this._inSize = 0
-      throw coreError(C.errors.ERR_NOMEM)
-    }
-    this._inSize = size
-  }
 
   // Frees the core's side. Idempotent.
   free () {
@@ -420,7 +435,6 @@ class Framer {
     if (registry) registry.unregister(this)
     w.ps_framer_del(this._f)
     w.psw_free(this._frames)
-    this._dropInput()
     this._f = 0
     this._taken()
   }
@@ -631,10 +645,9 @@ function compileShape (keys) {
 
 // A framer dropped without free() is freed by the GC.
 const registry = typeof FinalizationRegistry === 'function'
-  ? new FinalizationRegistry(({ f, frames, input }) => {
+  ? new FinalizationRegistry(({ f, frames }) => {
     w.ps_framer_del(f)
     w.psw_free(frames)
-    if (input) w.psw_free(input)
   })
   : null
 

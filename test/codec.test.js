@@ -930,6 +930,46 @@ test('Framer: memory stays under twice the body while an 8 MiB body arrives in 6
   assert.equal(framer.memory, 0)
 })
 
+test('Framer: framers that live on (or are dropped unfreed) after a decode or a burst hold little of the core: input goes through one shared buffer, a burst\'s output buffer is given back when taken', () => {
+  const { core } = require('../js/wasm')
+  const chunk = codec.encodePackets(Array.from({ length: 60 }, (_, i) => ({ req: i + 1, stream: false, end: false, value: 'x'.repeat(1000) })))
+  const burst = Buffer.alloc(100000, 5)
+  const framers = []
+  const before = core.memory.buffer.byteLength
+  try {
+    for (let i = 0; i < 3000; i++) {
+      const f = new codec.Framer()
+      let n = 0
+      assert.equal(f.decode(chunk, () => { n++ }), null)
+      assert.equal(n, 60)
+      framers.push(f)
+    }
+    for (let i = 0; i < 300; i++) {
+      const f = new codec.Framer()
+      for (let k = 0; k < 3; k++) f.encode({ req: k + 1, stream: true, end: false, value: burst })
+      assert.equal(f.take().length, 3 * (9 + burst.length))
+      framers.push(f)
+    }
+    // 64 KiB of input kept by each would be 190 MiB, 300 KiB of output 90 MiB
+    const grown = core.memory.buffer.byteLength - before
+    assert.ok(grown < 32 << 20, `the core grew by ${grown} bytes`)
+    for (const f of framers) assert.ok(f.memory < 4096, `a framer holds ${f.memory} bytes`)
+  } finally {
+    for (const f of framers) f.free()
+  }
+  // a decode from within another framer's onpacket has an input buffer of its own
+  const outer = new codec.Framer()
+  const inner = new codec.Framer()
+  const got = []
+  outer.decode(codec.encodePackets([{ req: 1, value: 'outer 1' }, { req: 2, value: 'outer 2' }]), (p) => {
+    got.push(p.value)
+    if (p.req === 1) inner.decode(codec.encodePackets([{ req: 3, value: 'inner' }]), (q) => got.push(q.value))
+  })
+  assert.deepEqual(got, ['outer 1', 'inner', 'outer 2'])
+  outer.free()
+  inner.free()
+})
+
 test('Framer: a chunk given from within onpacket is copied and decoded after the current one, into its own handler', () => {
   const framer = new codec.Framer()
   const first = codec.encodePackets([{ req: 1, stream: false, end: false, value: 'first' }, { req: 2, stream: false, end: false, value: 'then' }])

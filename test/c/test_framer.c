@@ -258,6 +258,35 @@ static void header_for_body_beside(void) {
 }
 
 /* Integers framed as their JSON text, every edge of int32 included. */
+/* A burst's output buffer is given back once taken, and only then. */
+static void trim_after_take(void) {
+  ps_framer *f = new_framer(0, 0);
+  uint8_t *body = malloc(100000);
+  const uint8_t *out;
+  uint32_t small;
+  memset(body, 7, 100000);
+  CHECK_INT(ps_framer_put(f, 0, PS_TYPE_BINARY, 1, body, 100000), 0);
+  CHECK(ps_framer_memory(f) >= 100000);
+  ps_framer_trim(f, 65536); /* not taken yet: kept */
+  CHECK(ps_framer_memory(f) >= 100000);
+  CHECK_INT(ps_framer_send(f, &out), PS_HEADER_SIZE + 100000);
+  CHECK_INT(out[PS_HEADER_SIZE + 99999], 7);
+  ps_framer_trim(f, 1 << 20); /* under |keep|: kept */
+  CHECK(ps_framer_memory(f) >= 100000);
+  ps_framer_trim(f, 65536);
+  small = ps_framer_memory(f);
+  CHECK(small < 4096);
+  /* framing goes on as before */
+  CHECK_INT(ps_framer_put(f, 0, PS_TYPE_STRING, 2, (const uint8_t *)"ok", 2),
+            0);
+  CHECK_INT(ps_framer_send(f, &out), PS_HEADER_SIZE + 2);
+  CHECK_MEM(out + PS_HEADER_SIZE, "ok", 2);
+  ps_framer_trim(f, 65536); /* small: kept */
+  CHECK(ps_framer_memory(f) > small);
+  free(body);
+  ps_framer_del(f);
+}
+
 static void put_int(void) {
   static const int32_t values[] = {0,   7,         -7,         10,
                                    -10, 123456789, 2147483647, -2147483647 - 1};
@@ -301,6 +330,7 @@ static void put_int(void) {
 
 void suite_framer(void) {
   RUN(put_int);
+  RUN(trim_after_take);
   RUN(header_for_body_beside);
   RUN(roundtrip_every_chunking);
   RUN(after_goodbye_ignored);
