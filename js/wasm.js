@@ -61,7 +61,14 @@ try {
 // Settles once the core can be used; rejects if it cannot be loaded at all.
 const ready = core.loaded
   ? Promise.resolve()
-  : WebAssembly.instantiate(bytes, imports).then(({ instance }) => { start(instance) })
+  : WebAssembly.instantiate(bytes, imports).then(({ instance }) => { start(instance) }, (err) => {
+    // a page's Content-Security-Policy refuses WebAssembly without it
+    const e = new Error(`packet-stream-wasm: the WebAssembly core cannot be loaded: ${err.message} ` +
+      "(under a Content-Security-Policy, script-src needs 'wasm-unsafe-eval')")
+    e.cause = err
+    loadError = e
+    throw e
+  })
 ready.catch(() => {}) // reported through `ready` and by `need()`
 
 // The core, or a clear error when it is not there yet.

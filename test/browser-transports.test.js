@@ -217,4 +217,15 @@ test('browser: connectPort between a page and a dedicated module Worker (connect
   assert.deepEqual(k.calls, [{ cb: k.pending.rejected, value: undefined }])
   assert.deepEqual(k.closes, [k.pending.rejected])
   assert.equal(k.late.isError, true)
+
+  // ends that no event tells of: each pending request hears once
+  const q = r.silent
+  const unexpected = { isError: true, name: 'Error', message: 'unexpected end of parent stream' }
+  assert.deepEqual(q.selfClose, unexpected, 'the worker\'s self.close() sent the goodbye')
+  assert.deepEqual(q.selfCloseCalls, [unexpected])
+  assert.deepEqual(q.loadFailed, { isError: true, name: 'Error', message: 'transport failed: worker failed to start' })
+  assert.deepEqual(q.loadFailedCalls, [q.loadFailed])
+  assert.deepEqual(q.portClosedA, { isError: true, name: 'Error', message: 'transport failed: port closed' })
+  assert.deepEqual(q.portClosedB, unexpected)
+  assert.deepEqual(q.portClosedCalls, [['a', q.portClosedA], ['b', unexpected]])
 })

@@ -7,11 +7,14 @@
 // Ends: a graceful close sends the goodbye, which ends the other side's
 // session too; so does a session destroyed here, since a port cannot be
 // seen to close (the peer's pending requests hear "unexpected end of parent
-// stream"). A Node Worker's 'exit', a MessagePort's 'close', and a browser
-// Worker terminated through its terminate() destroy the session with an
-// error, and so does a Node Worker that had exited when it was connected;
-// other ends are seen only through the peer's goodbye (a MessagePort that
-// was closed before it was connected gives no sign: requests on it wait).
+// stream"). A Node Worker's 'exit', a Node MessagePort's 'close', a browser
+// Worker terminated through its terminate() or failing to load, and a
+// close() of a browser MessagePort or of a worker's own global destroy the
+// session with an error, and so does a Node Worker that had exited when it
+// was connected; other ends are seen only through the peer's goodbye (a
+// MessagePort that was closed before it was connected gives no sign, nor
+// does a browser port whose other end went with a terminated worker:
+// requests on them wait).
 const { createWire, transportError } = require('./wire')
 const { later } = require('../util')
 
@@ -25,9 +28,21 @@ function on (port, type, fn) {
   return () => port.removeEventListener(type, listener)
 }
 
+// Makes port[name]() end the session too (before the call when |first|,
+// so that the goodbye still leaves); returns what undoes it.
+function alsoEnds (port, name, first, end) {
+  const method = port[name]
+  port[name] = function (...args) {
+    if (first) end()
+    const rv = method.apply(this, args)
+    if (!first) end()
+    return rv
+  }
+  return () => { port[name] = method }
+}
+
 function connectPort (port, opts) {
   const unlisten = []
-  let restoreTerminate = null
 
   const wire = createWire(opts, {
     send (bytes) {
@@ -38,7 +53,6 @@ function connectPort (port, opts) {
     closeIsSilent: true,
     close () {
       for (const off of unlisten) off()
-      if (restoreTerminate) restoreTerminate()
     }
   })
 
@@ -58,13 +72,20 @@ function connectPort (port, opts) {
     // is -1 then): the session fails once the caller has had the turn to
     // use it, as it would have
     if (port.threadId === -1) later(() => wire.receiveEnd(transportError(null, 'worker had exited')))
-  } else if (typeof port.terminate === 'function') { // browser Worker: no event tells
-    const terminate = port.terminate
-    port.terminate = function () {
-      terminate.call(this)
-      wire.receiveEnd(transportError(null, 'worker terminated'))
-    }
-    restoreTerminate = () => { port.terminate = terminate }
+  } else if (typeof port.terminate === 'function') { // browser Worker: no event tells of terminate()
+    unlisten.push(alsoEnds(port, 'terminate', false, () => wire.receiveEnd(transportError(null, 'worker terminated'))))
+    // a script that fails to load or parse fires a plain Event and the
+    // worker is gone; an uncaught error at run time is an ErrorEvent, and
+    // the worker goes on serving
+    unlisten.push(on(port, 'error', (ev) => {
+      if (typeof ErrorEvent === 'function' && ev instanceof ErrorEvent) return
+      wire.receiveEnd(transportError(null, 'worker failed to start'))
+    }))
+  } else if (typeof port.on !== 'function' && typeof port.close === 'function') {
+    // a browser MessagePort, or a worker's own global: neither tells of its
+    // close() (browsers fire no 'close' on MessagePort), so the close ends
+    // the session first, and its goodbye tells the other side
+    unlisten.push(alsoEnds(port, 'close', true, () => wire.receiveEnd(transportError(null, 'port closed'))))
   }
   if (typeof port.start === 'function' && typeof port.on !== 'function') port.start() // a MessagePort with addEventListener
   return wire.ps

@@ -46,6 +46,7 @@ function connectWebSocket (socket, opts) {
   let queued = [] // bytes framed before the socket opened
   let queuedBytes = 0 // their size: back pressure counts them as buffered
   let closed = false
+  let closedByCaller = false // the caller's socket.close() ends the session
   let pollTimer = null
   const unlisten = []
 
@@ -80,6 +81,7 @@ function connectWebSocket (socket, opts) {
       if (closed) return
       closed = true
       stop()
+      if (closedByCaller) return // the caller's close() goes on to close it
       if (socket.readyState === CONNECTING && !destroyed) {
         // the goodbye goes out once it opens, then the socket closes
         socket.addEventListener('open', () => {
@@ -111,6 +113,23 @@ function connectWebSocket (socket, opts) {
     for (const off of unlisten) off()
     if (pollTimer !== null) clearTimeout(pollTimer)
   }
+
+  // The caller's socket.close() ends the session at once: the closing
+  // handshake waits for a peer that may have stopped reading (a browser
+  // then waits for minutes), and what is pending must not wait with it.
+  const close = socket.close
+  const ownClose = Object.prototype.hasOwnProperty.call(socket, 'close')
+  socket.close = function (code, reason) {
+    closedByCaller = true
+    if (code === undefined || code === CLOSE_NORMAL) wire.receiveEnd(null)
+    else wire.receiveEnd(transportError(null, `websocket closed (${code}${reason ? ' ' + reason : ''})`))
+    closedByCaller = false
+    return close.call(this, code, reason)
+  }
+  unlisten.push(() => {
+    if (ownClose) socket.close = close
+    else delete socket.close
+  })
 
   unlisten.push(listen(socket, 'open', () => {
     const pending = queued

@@ -19,6 +19,7 @@ const ps = connectPort(self, {
     if (value instanceof Uint8Array) return cb(null, value.slice().reverse())
     if (value === 'fail') return cb(new RangeError('refused by the worker'))
     if (value === 'hold') return
+    if (value === 'selfclose') return setTimeout(() => self.close(), 0) // the worker ends itself
     if (value === 'stats') return cb(null, { ...stats })
     if (value === 'where') return cb(null, { worker: typeof WorkerGlobalScope === 'function' && self instanceof WorkerGlobalScope })
     if (value && value.ask !== undefined) {

@@ -137,7 +137,53 @@ async function terminated () {
   return r
 }
 
+// Ends no event tells of: the worker's self.close(), a worker whose script
+// does not load, a MessagePort's close(). Each pending request hears once.
+async function silentEnds () {
+  const r = {}
+  {
+    const w = start()
+    await timeout(w.ps.request('ping'), 10000, 'ping')
+    const calls = []
+    w.ps.request('hold', (err) => calls.push(info(err)))
+    w.ps.request('selfclose', () => {})
+    r.selfClose = info(await timeout(w.closed, 5000, 'the session after self.close()'))
+    await sleep(50)
+    r.selfCloseCalls = calls
+  }
+  {
+    const worker = new Worker('/no-such-worker.mjs', { type: 'module' })
+    const calls = []
+    const closed = new Promise((resolve) => {
+      const ps = connectPort(worker, { close: resolve })
+      ps.request('anyone?', (err) => calls.push(info(err)))
+    })
+    r.loadFailed = info(await timeout(closed, 5000, 'the session of a worker that did not load'))
+    await sleep(50)
+    r.loadFailedCalls = calls
+  }
+  {
+    const { port1, port2 } = new MessageChannel()
+    const calls = []
+    const closedA = new Promise((resolve) => {
+      const a = connectPort(port1, { request () {}, close: resolve })
+      a.request('hold', (err) => calls.push(['a', info(err)]))
+    })
+    const closedB = new Promise((resolve) => {
+      const b = connectPort(port2, { request () {}, close: resolve })
+      b.request('hold', (err) => calls.push(['b', info(err)]))
+    })
+    await sleep(20)
+    port1.close()
+    r.portClosedA = info(await timeout(closedA, 5000, 'the session whose port closed'))
+    r.portClosedB = info(await timeout(closedB, 5000, 'the session at the other end'))
+    await sleep(50)
+    r.portClosedCalls = calls.sort()
+  }
+  return r
+}
+
 run(async () => {
   await packets.ready
-  return { talk: await talk(), terminated: await terminated() }
+  return { talk: await talk(), terminated: await terminated(), silent: await silentEnds() }
 })
