@@ -15,7 +15,7 @@
 // MessagePort that was closed before it was connected gives no sign, nor
 // does a browser port whose other end went with a terminated worker:
 // requests on them wait).
-const { createWire, transportError } = require('./wire')
+const { createWire, transportError, alsoEnds } = require('./wire')
 const { later } = require('../util')
 
 function on (port, type, fn) {
@@ -26,19 +26,6 @@ function on (port, type, fn) {
   const listener = type === 'message' ? (ev) => fn(ev.data) : fn
   port.addEventListener(type, listener)
   return () => port.removeEventListener(type, listener)
-}
-
-// Makes port[name]() end the session too (before the call when |first|,
-// so that the goodbye still leaves); returns what undoes it.
-function alsoEnds (port, name, first, end) {
-  const method = port[name]
-  port[name] = function (...args) {
-    if (first) end()
-    const rv = method.apply(this, args)
-    if (!first) end()
-    return rv
-  }
-  return () => { port[name] = method }
 }
 
 function connectPort (port, opts) {

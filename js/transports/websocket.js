@@ -3,7 +3,7 @@
 // browser's or a Node `ws` one, client or server side, before or after it
 // opened. Frames of one event-loop turn leave as one binary message; the
 // core reassembles frames that span messages.
-const { createWire, isProtocolError, transportError } = require('./wire')
+const { createWire, isProtocolError, transportError, alsoEnds } = require('./wire')
 const { later } = require('../util')
 
 const CONNECTING = 0
@@ -114,22 +114,21 @@ function connectWebSocket (socket, opts) {
     if (pollTimer !== null) clearTimeout(pollTimer)
   }
 
+  // A normal close between frames is the end of the transport; anything
+  // else is a failure the session reports.
+  function closedWith (code, reason) {
+    if (code === CLOSE_NORMAL) wire.receiveEnd(null)
+    else wire.receiveEnd(transportError(null, `websocket closed (${code}${reason ? ' ' + reason : ''})`))
+  }
+
   // The caller's socket.close() ends the session at once: the closing
   // handshake waits for a peer that may have stopped reading (a browser
   // then waits for minutes), and what is pending must not wait with it.
-  const close = socket.close
-  const ownClose = Object.prototype.hasOwnProperty.call(socket, 'close')
-  socket.close = function (code, reason) {
+  unlisten.push(alsoEnds(socket, 'close', true, (code = CLOSE_NORMAL, reason) => {
     closedByCaller = true
-    if (code === undefined || code === CLOSE_NORMAL) wire.receiveEnd(null)
-    else wire.receiveEnd(transportError(null, `websocket closed (${code}${reason ? ' ' + reason : ''})`))
+    closedWith(code, reason)
     closedByCaller = false
-    return close.call(this, code, reason)
-  }
-  unlisten.push(() => {
-    if (ownClose) socket.close = close
-    else delete socket.close
-  })
+  }))
 
   unlisten.push(listen(socket, 'open', () => {
     const pending = queued
@@ -146,12 +145,7 @@ function connectWebSocket (socket, opts) {
     else if (ArrayBuffer.isView(data)) wire.receive(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
     else wire.receiveEnd(transportError(null, 'text message on a binary packet stream'))
   }))
-  unlisten.push(listen(socket, 'close', (ev) => {
-    // a normal close between frames is the end of the transport; anything
-    // else is a failure the session reports
-    if (ev.code === CLOSE_NORMAL) wire.receiveEnd(null)
-    else wire.receiveEnd(transportError(null, `websocket closed (${ev.code}${ev.reason ? ' ' + ev.reason : ''})`))
-  }))
+  unlisten.push(listen(socket, 'close', (ev) => closedWith(ev.code, ev.reason)))
   listen(socket, 'error', (ev) => {
     wire.receiveEnd(transportError(ev && ev.error, 'websocket error'))
   })

@@ -199,4 +199,24 @@ function createWire (opts, transport) {
   return { ps, receive: guard(receive), receiveEnd: guard(receiveEnd), drained: guard(drained) }
 }
 
-module.exports = { createWire, isProtocolError, transportError }
+// Makes transport[name](...args) end the session too, with end(...args):
+// before the call when |first| (so that the goodbye can still leave), else
+// after it. For ends the platform fires no event for (a browser port's
+// close(), a Worker's terminate(), the caller's own socket.close()).
+// Returns what undoes it.
+function alsoEnds (transport, name, first, end) {
+  const method = transport[name]
+  const own = Object.prototype.hasOwnProperty.call(transport, name)
+  transport[name] = function (...args) {
+    if (first) end(...args)
+    const rv = method.apply(this, args)
+    if (!first) end(...args)
+    return rv
+  }
+  return () => {
+    if (own) transport[name] = method
+    else delete transport[name]
+  }
+}
+
+module.exports = { createWire, isProtocolError, transportError, alsoEnds }
