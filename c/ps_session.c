@@ -600,9 +600,10 @@ static ps_slot *stream_slot(const ps_session *s, uint32_t slot) {
   return rec;
 }
 
-int32_t ps_stream_write(ps_session *s, uint32_t slot, uint32_t type,
-                        const uint8_t *data, uint32_t len) {
-  ps_slot *rec = stream_slot(s, slot);
+/* Frames a packet of the substream |rec|, its data or (with
+   PS_FLAG_END in |flags|) its end, if it may still send. */
+static int32_t stream_send(ps_session *s, ps_slot *rec, uint32_t flags,
+                           uint32_t type, const uint8_t *data, uint32_t len) {
   int32_t rv;
   if (s->fatal) return s->fatal;
   if (rec == NULL) return PS_ERR_UNKNOWN_SLOT;
@@ -610,22 +611,20 @@ int32_t ps_stream_write(ps_session *s, uint32_t slot, uint32_t type,
     return PS_ERR_STREAM_ENDED;
   rv = check_send(s);
   if (rv == PS_OK) rv = check_body(s, type, data, len);
-  if (rv != PS_OK) return rv;
-  return frame(s, PS_FLAG_STREAM, type, rec->id, data, len);
+  if (rv == PS_OK) rv = frame(s, flags, type, rec->id, data, len);
+  return rv;
+}
+
+int32_t ps_stream_write(ps_session *s, uint32_t slot, uint32_t type,
+                        const uint8_t *data, uint32_t len) {
+  return stream_send(s, stream_slot(s, slot), PS_FLAG_STREAM, type, data, len);
 }
 
 int32_t ps_stream_end(ps_session *s, uint32_t slot, uint32_t type,
                       const uint8_t *data, uint32_t len) {
   ps_slot *rec = stream_slot(s, slot);
-  int32_t rv;
-  if (s->fatal) return s->fatal;
-  if (rec == NULL) return PS_ERR_UNKNOWN_SLOT;
-  if (!(s->options & PS_OPT_COMPAT) && (rec->flags & PS_SLOT_WRITE_END))
-    return PS_ERR_STREAM_ENDED;
-  rv = check_send(s);
-  if (rv == PS_OK) rv = check_body(s, type, data, len);
-  if (rv != PS_OK) return rv;
-  rv = frame(s, PS_FLAG_STREAM | PS_FLAG_END, type, rec->id, data, len);
+  int32_t rv =
+      stream_send(s, rec, PS_FLAG_STREAM | PS_FLAG_END, type, data, len);
   if (rv != PS_OK) return rv;
   rec->flags |= PS_SLOT_WRITE_END;
   if (!(rec->flags & PS_SLOT_READ_END)) return 0;
