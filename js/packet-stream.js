@@ -38,16 +38,26 @@ function randomSeed () {
 }
 
 // A request's callback as a promise. A session destroyed without a reason
-// (destroy() with no argument) calls back with no error, as packet-stream
-// 2.0.6 does; the promise rejects all the same.
+// (destroy() with no argument, or a falsy one) calls back with no error, as
+// packet-stream 2.0.6 does; the promise rejects all the same.
 function promised (ps, obj) {
   return new Promise((resolve, reject) => {
     ps.request(obj, (err, value) => {
       if (err) reject(toError(err))
-      else if (ps.ended !== false) reject(new Error('unexpected end of parent stream'))
+      else if (ps._destroyed) reject(new Error('unexpected end of parent stream'))
       else resolve(value)
     })
   })
+}
+
+// A handler may be an async function: packet-stream 2.0.6 ignores what
+// handlers return, but a promise that rejects would go unhandled (and end
+// a Node process). Its error goes where a peer hears it (|tell|, which
+// says whether it could), or is reported.
+function caught (returned, tell) {
+  if (returned && typeof returned.then === 'function') {
+    returned.then(null, (err) => { if (!tell(err)) report(err) })
+  }
 }
 
 class PacketStream {
@@ -58,6 +68,7 @@ class PacketStream {
     this._slots = [] // slot -> request callback or Substream; must release
     this._closecbs = [] // must release, may capture `this`
     this._closing = false // mirrors the core, to skip calls that would do nothing
+    this._destroyed = false // destroy() was called (ended may still be falsy)
     this._closed = false
     if (opts.close) this._closecbs.push(opts.close)
     const limits = opts.limits
@@ -147,6 +158,7 @@ class PacketStream {
     end = end || flat(end)
     this.ended = end
     this._closing = true
+    this._destroyed = true
     let err = end === true ? new Error('unexpected end of parent stream') : end
     if (!this._core) return // already closed: nothing is open
     w.ps_session_destroy(this._core, end === true ? 0 : C.errors.ERR_DESTROYED)
@@ -233,7 +245,8 @@ class PacketStream {
     // of a slot sets the substream's _slot to -1.
     const hot = this._hot
     if (hot !== null && req === -hot.id && hot._state >= 0 && msg.stream && !msg.end) {
-      if (req < 0 || hot.read) hot.read(msg.value)
+      if (hot.read) hot.read(msg.value)
+      else if (req < 0) hot._hold(msg.value)
       else console.error('no .read for stream:', hot.id, 'dropped:', msg)
       return
     }
@@ -270,7 +283,7 @@ class PacketStream {
 
   // Internal handler of incoming message msgs
   _onmessage (msg) {
-    if (this.opts && typeof this.opts.message === 'function') this.opts.message(msg.value)
+    if (this.opts && typeof this.opts.message === 'function') caught(this.opts.message(msg.value), () => false)
   }
 
   // Internal handler of incoming requests
@@ -298,7 +311,8 @@ class PacketStream {
         this._maybedone()
       }
       try {
-        this.opts.request(msg.value, cb)
+        // an async handler that fails before answering answers with its error
+        caught(this.opts.request(msg.value, cb), (err) => !once && !this.ended && (cb(err), true))
       } catch (err) {
         // the throw goes to the caller of write, as in 2.0.6; the request
         // no longer counts against maxRequests unless answered later
@@ -337,7 +351,14 @@ class PacketStream {
     if (r & OPENED) {
       sub = new Substream(msg.req * -1, this, slot)
       this._slots[slot] = sub
-      if (this.opts && typeof this.opts.stream === 'function') this.opts.stream(sub)
+      if (this.opts && typeof this.opts.stream === 'function') {
+        // an async handler that fails ends the substream with its error
+        caught(this.opts.stream(sub), (err) => {
+          if (sub.writeEnd || !sub._ps) return false
+          sub.destroy(err)
+          return true
+        })
+      }
     } else {
       sub = this._slots[slot]
     }
@@ -347,11 +368,15 @@ class PacketStream {
     }
     if ((r & TYPE_MASK) === EV.STREAM_END) {
       sub._endRead(msg.value)
-      if (ours || sub.read) sub.read(null, msg.value)
+      if (sub.read) sub.read(null, msg.value)
+      else if (ours) sub._holdEnd(msg.value)
       this._maybedone()
-    } else if (ours || sub.read) {
+    } else if (sub.read) {
       this._hot = sub
       sub.read(msg.value)
+    } else if (ours) {
+      this._hot = sub
+      sub._hold(msg.value)
     } else {
       console.error('no .read for stream:', sub.id, 'dropped:', msg)
     }

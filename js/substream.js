@@ -16,12 +16,55 @@ const READ_END = 1
 const WRITE_END = 2
 const SLOT_SHIFT = 2
 
+// Marks the read of an async iterator: it tells whether it is still reading.
+const ITERATING = Symbol('packet-stream-wasm: iterating')
+// An iterator's queue drops the values it has handed out from this many on.
+const COMPACT_FROM = 1024
+// True while what a substream held is handed to its new read.
+let delivering = false
+
 class Substream {
   constructor (id, ps, slot) {
     this.id = id
-    this.read = null // assigned by the user
+    this._read = null // assigned by the user, as read
     this._ps = ps // null once deallocated
     this._state = slot << SLOT_SHIFT
+  }
+
+  // What the peer sends goes to read(data, end). On a substream we opened,
+  // what comes before read is assigned (or an iterator taken, which assigns
+  // it) is held for it: `s = ps.stream(); s.write(x); await ...; for await
+  // (const y of s)` loses nothing. (packet-stream 2.0.6 throws a TypeError
+  // at the peer's input then.)
+  get read () {
+    return this._read
+  }
+
+  set read (fn) {
+    this._read = fn
+    const held = this._held
+    if (held === undefined || !fn) return
+    this._held = undefined
+    delivering = true
+    try {
+      for (let i = 0; i < held.length && this._read === fn; i += 2) fn(held[i], held[i + 1])
+    } finally {
+      delivering = false
+    }
+  }
+
+  // Data from the peer, before read was assigned.
+  _hold (data) {
+    if (this._held === undefined) this._held = []
+    this._held.push(data, undefined)
+  }
+
+  // The end of the read side, before read was assigned: held truthy (an
+  // end without a value is told apart from data by readEnd, which is
+  // already set while what is held is handed over).
+  _holdEnd (end) {
+    if (this._held === undefined) this._held = []
+    this._held.push(null, end || (this._ps && this._ps._destroyed ? new Error('unexpected end of parent stream') : true))
   }
 
   get readEnd () {
@@ -90,7 +133,8 @@ class Substream {
       if (!this.readEnd) {
         this._endRead(err)
         try {
-          this.read(null, err) // a throwing reader must not stop the cleanup
+          if (this._held !== undefined) this._holdEnd(err)
+          else this.read(null, err) // a throwing reader must not stop the cleanup
         } catch (e) {
           console.error('Exception thrown by PacketStream substream end handler', e)
           console.error(e.stack)
@@ -100,7 +144,8 @@ class Substream {
     } else if (!this.readEnd) {
       this._endRead(err)
       try {
-        if (this.read) this.read(null, err) // it may never have been piped anywhere
+        if (this._held !== undefined) this._holdEnd(err)
+        else if (this.read) this.read(null, err) // it may never have been piped anywhere
       } catch (e) {
         console.error('Exception thrown by PacketStream substream end handler', e)
         console.error(e.stack)
@@ -108,20 +153,27 @@ class Substream {
     }
     if (this._ps) {
       this._ps._releaseStream(this)
-      this.read = closedread
+      // what is held stays for a reader that comes after the end
+      this._read = closedread
       this._ps = null
     }
   }
 
   // Reads what the peer sends as an async iterator (this takes over
-  // `read`): values until the peer's end; an error end is thrown (once).
-  // Leaving the loop early ends the substream. next() may be called again
-  // before the last one settled; an iterator taken after the end is done at
-  // once (or throws the error that ended it).
+  // `read`): values until the peer's end; an error end is thrown (once),
+  // and so is the end of the session (as its pending requests hear it: the
+  // data may be cut short). Leaving the loop early ends the substream.
+  // next() may be called again before the last one settled; an iterator
+  // taken after the end is done at once (or throws the error that ended
+  // it); one taken while another is still reading throws a TypeError.
   [Symbol.asyncIterator] () {
+    if (this.read && this.read[ITERATING] && this.read[ITERATING]()) {
+      throw new TypeError('packet-stream-wasm: this substream is already being read by an async iterator')
+    }
     const queue = []
     let head = 0
-    let end = this.readEnd ? this._readError || true : null // true, or what to throw
+    // true, or what to throw; what is held (up to the end) is read first
+    let end = this.readEnd && this._held === undefined ? this._readError || true : null
     const waiting = [] // next() calls not yet settled: [resolve, reject, ...]
     const over = () => {
       if (end === true) return Promise.resolve({ value: undefined, done: true })
@@ -134,11 +186,13 @@ class Substream {
       for (let i = 0; i < calls.length; i += 2) over().then(calls[i], calls[i + 1])
     }
     if (!end) {
-      this.read = (data, err) => {
+      const read = (data, err) => {
         if (end) return
-        // the end, also one that carries no value (destroy() without an error)
-        if (err || this.readEnd) {
-          end = err || true
+        // the end, also one that carries no value: the peer's is always
+        // truthy, so that is a destroy(), of this substream (done) or of
+        // the session (cut short)
+        if (err || (this.readEnd && !delivering)) {
+          end = err || (this._ps && this._ps._destroyed ? new Error('unexpected end of parent stream') : true)
           settleWaiting()
         } else if (waiting.length) {
           const resolve = waiting[0]
@@ -148,12 +202,20 @@ class Substream {
           queue.push(data)
         }
       }
+      read[ITERATING] = () => !end
+      this.read = read
     }
     const next = () => {
       if (head < queue.length) {
         const value = queue[head]
         queue[head++] = undefined
+        // what was read is dropped once it is most of the queue, so that a
+        // reader that stays behind does not keep every value it has seen
         if (head === queue.length) queue.length = head = 0
+        else if (head >= COMPACT_FROM && head * 2 >= queue.length) {
+          queue.splice(0, head)
+          head = 0
+        }
         return Promise.resolve({ value, done: false })
       }
       if (end) return over()

@@ -70,4 +70,14 @@ function report (err) {
   } else console.error(err)
 }
 
-module.exports = { flat, toError, closedread, debug, later, report, REFUSED, isRefusal }
+// A transport's numeric option: a number from 0 up (Infinity included), or
+// |fallback| when absent.
+function amountOption (opts, name, fallback, unit) {
+  const value = opts && opts[name] !== undefined ? opts[name] : fallback
+  if (typeof value !== 'number' || !(value >= 0)) {
+    throw new RangeError(`packet-stream-wasm: ${name} must be a number of ${unit} from 0 up, not ${String(value)}`)
+  }
+  return value
+}
+
+module.exports = { flat, toError, closedread, debug, later, report, REFUSED, isRefusal, amountOption }

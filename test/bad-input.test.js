@@ -321,7 +321,18 @@ test('a peer that keeps its side open and never reads after the session ended: t
       await srv.close()
     }
   }
-  assert.throws(() => connectStream(new (require('node:stream').PassThrough)(), { closeTimeout: -1 }), /closeTimeout/)
+  const { PassThrough } = require('node:stream')
+  for (const closeTimeout of [-1, null, '100', NaN]) {
+    assert.throws(() => connectStream(new PassThrough(), { closeTimeout }), (err) => err instanceof RangeError && /closeTimeout/.test(err.message), String(closeTimeout))
+  }
+  // a timeout beyond what timers take (2^31 - 1 ms) waits that long, not
+  // a moment (Node fires such a timer at once); a duplex whose peer never ends
+  const stream = new (require('node:stream').Duplex)({ read () {}, write (chunk, enc, cb) { cb() } })
+  const longSession = connectStream(stream, { closeTimeout: 2 ** 31 })
+  longSession.close(() => {})
+  await sleep(100)
+  assert.equal(stream.destroyed, false)
+  stream.destroy()
 })
 
 test('a socket that has already closed: the session fails at once, a request made right away is rejected once', { timeout: 20000 }, async () => {

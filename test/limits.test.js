@@ -106,6 +106,12 @@ test('limits that are not integers in range are refused up front, naming the opt
   }
   // the wire transports and the codec check theirs the same way
   assert.throws(() => connectStream(new PassThrough(), { limits: { maxFrame: -1 } }), /limits\.maxFrame/)
+  // and a WebSocket's highWaterMark (a negative one would never drain)
+  const { connectWebSocket } = require('..')
+  const fakeSocket = { readyState: 0, binaryType: 'blob', addEventListener () {}, removeEventListener () {} }
+  for (const highWaterMark of [-1, '1mb', null, NaN]) {
+    assert.throws(() => connectWebSocket(fakeSocket, { highWaterMark }), (err) => err instanceof RangeError && /highWaterMark/.test(err.message), String(highWaterMark))
+  }
   assert.throws(() => codec.encode({ maxOutbuf: 2 ** 32 + 4096 })((end, cb) => cb(true))(null, () => {}), /limits\.maxOutbuf/)
   // the largest values are taken
   const big = packets({ limits: { maxFrame: 2147483632, maxOutbuf: 2147483632, maxRequests: 1, maxStreams: 4194302 } })

@@ -40,6 +40,7 @@ test('promise requests: a response resolves, an error response rejects with an E
 
 for (const [how, expected] of [
   ['destroy()', 'unexpected end of parent stream'],
+  ['destroy(false)', 'unexpected end of parent stream'],
   ['destroy(true)', 'unexpected end of parent stream'],
   ['destroy(err)', 'gone']
 ]) {
@@ -47,6 +48,7 @@ for (const [how, expected] of [
     const { a } = pair()
     const pending = [outcome(a.request('hold')), outcome(a.request('hold'))]
     if (how === 'destroy()') a.destroy()
+    else if (how === 'destroy(false)') a.destroy(false)
     else if (how === 'destroy(true)') a.destroy(true)
     else a.destroy(new Error('gone'))
     for (const { error, value } of await withTimeout(Promise.all(pending), 2000, 'the requests settling')) {
@@ -114,13 +116,15 @@ test('async iteration: next() called again before the last one settled', async (
   ])
 })
 
-test('async iteration: ends that carry no error end the loop (destroy() of the session or of the substream, a null end)', async () => {
+test('async iteration: ends of the substream that carry no error end the loop; the end of the session is thrown, even without a reason', async () => {
   const ends = {
-    'ps.destroy()': ({ a }) => a.destroy(),
-    'sub.destroy()': ({ sub }) => sub.destroy(),
-    'the peer ends with null': ({ a, sub }) => a.write({ req: -sub.id, stream: true, end: true, value: null })
+    'sub.destroy()': [({ sub }) => sub.destroy(), null],
+    'the peer ends with null': [({ a, sub }) => a.write({ req: -sub.id, stream: true, end: true, value: null }), null],
+    'ps.destroy()': [({ a }) => a.destroy(), 'unexpected end of parent stream'],
+    'ps.destroy(false)': [({ a }) => a.destroy(false), 'unexpected end of parent stream'],
+    'the peer\'s end of the session': [({ a }) => a.write(null, true), 'unexpected end of parent stream']
   }
-  for (const [how, end] of Object.entries(ends)) {
+  for (const [how, [end, thrown]] of Object.entries(ends)) {
     let peer
     const s = substream((p) => { peer = p })
     const loop = collect(s.sub)
@@ -129,6 +133,148 @@ test('async iteration: ends that carry no error end the loop (destroy() of the s
     end({ ...s, peer })
     const result = await withTimeout(loop, 2000, `the loop after ${how}`)
     assert.deepEqual(result.got, [1], how)
+    if (thrown === null) assert.equal(result.error, undefined, how)
+    else assert.equal(result.error && result.error.message, thrown, how)
+  }
+})
+
+test('async iteration: a second iterator taken while one is reading throws; the first goes on', async () => {
+  let peer
+  const { sub } = substream((s) => { peer = s })
+  const first = sub[Symbol.asyncIterator]()
+  const pending = first.next()
+  assert.throws(() => sub[Symbol.asyncIterator](), (err) => err instanceof TypeError && /already being read/.test(err.message))
+  peer.write('x')
+  peer.end()
+  assert.deepEqual(await withTimeout(pending, 2000, 'the first next()'), { value: 'x', done: false })
+  assert.deepEqual(await withTimeout(first.next(), 2000, 'the end'), { value: undefined, done: true })
+  // once it is done, another is done at once
+  assert.deepEqual(await collect(sub), { got: [] })
+})
+
+test('async iteration: a reader that stays behind does not keep what it has read', async () => {
+  const v8 = require('node:v8')
+  const vm = require('node:vm')
+  v8.setFlagsFromString('--expose-gc')
+  const gc = vm.runInNewContext('gc')
+  let peer
+  const { sub } = substream((s) => { peer = s })
+  const it = sub[Symbol.asyncIterator]()
+  const N = 400000
+  peer.write(0) // one value ahead of the reader all along
+  gc()
+  const before = process.memoryUsage().heapUsed
+  for (let i = 1; i <= N; i++) {
+    peer.write(i)
+    const { value } = await it.next()
+    if (value !== i - 1) assert.fail(`read ${value}, expected ${i - 1}`)
+  }
+  gc()
+  const grew = process.memoryUsage().heapUsed - before
+  // a queue that kept every slot would have grown by over 3 MB
+  assert.ok(grew < 1.5e6, `the heap grew by ${grew} bytes over ${N} values`)
+  assert.deepEqual(await it.next(), { value: N, done: false })
+})
+
+test('a substream we opened holds what arrives before its read is assigned', async () => {
+  // read by an iterator taken after an await, data and the end
+  let peer
+  const held = substream((s) => { peer = s })
+  peer.write(1)
+  peer.write(null)
+  peer.write({ x: 2 })
+  peer.end()
+  await sleep(1)
+  assert.deepEqual(await collect(held.sub), { got: [1, null, { x: 2 }] })
+
+  // a callback assigned later hears the data and the error end
+  const late = substream((s) => { peer = s })
+  peer.write('q')
+  peer.end(new Error('boom'))
+  await sleep(1)
+  const heard = []
+  late.sub.read = (data, end) => heard.push([data, end && end.message])
+  assert.deepEqual(heard, [['q', undefined], [null, 'boom']])
+
+  // our own end before reading: what came is still there
+  const ended = substream((s) => { peer = s })
+  peer.write('a')
+  peer.end()
+  ended.sub.end()
+  assert.deepEqual(await collect(ended.sub), { got: ['a'] })
+
+  // the session destroyed meanwhile: the data, then the end is thrown
+  const cut = substream((s) => { peer = s })
+  peer.write('z')
+  cut.a.destroy()
+  const result = await collect(cut.sub)
+  assert.deepEqual(result.got, ['z'])
+  assert.equal(result.error.message, 'unexpected end of parent stream')
+})
+
+test('async handlers: a rejection answers the request, ends the substream, or is reported; never an unhandled rejection', async () => {
+  const unhandled = []
+  const onUnhandled = (err) => unhandled.push(err)
+  process.on('unhandledRejection', onUnhandled)
+  const warned = []
+  const onWarning = (w) => warned.push(w.message)
+  process.on('warning', onWarning)
+  try {
+    const messages = []
+    const { a } = pair({
+      async request (value, cb) {
+        await sleep(1)
+        if (value === 'late-throw') { cb(null, 'answered'); throw new Error('after answering') }
+        throw new RangeError('async refusal')
+      },
+      async stream (sub) {
+        const it = sub[Symbol.asyncIterator]()
+        const first = await it.next()
+        if (first.value === 'stop') throw new Error('handler gave up')
+        // a throw in a loop's body leaves the loop first, which ends the
+        // substream cleanly: the rejection is reported
+        for await (const x of it) if (x === 'stop') throw new Error('handler gave up in the loop')
+      },
+      async message (value) {
+        messages.push(value)
+        throw new Error('message handler failed')
+      }
+    })
+    const refused = await outcome(a.request('x'))
+    assert.equal(refused.error.name, 'RangeError')
+    assert.equal(refused.error.message, 'async refusal')
+    assert.equal(await a.request('late-throw'), 'answered')
+
+    const sub = a.stream()
+    const loop = collect(sub)
+    sub.write('stop')
+    const result = await withTimeout(loop, 2000, 'the substream to end')
+    assert.equal(result.error.message, 'handler gave up')
+
+    const sub1 = a.stream()
+    const loop1 = collect(sub1)
+    sub1.write('go')
+    sub1.write('stop')
+    assert.deepEqual(await withTimeout(loop1, 2000, 'the substream left in a loop'), { got: [] })
+
+    // the peer's error end makes the handler's loop throw: it answers with it
+    const sub2 = a.stream()
+    const loop2 = collect(sub2)
+    sub2.write('go')
+    sub2.end(new Error('client aborts'))
+    assert.equal((await withTimeout(loop2, 2000, 'the second substream')).error.message, 'client aborts')
+
+    a.message('m')
+    await sleep(20)
+    assert.deepEqual(messages, ['m'])
+    assert.ok(warned.includes('message handler failed'), warned.join('; '))
+    assert.ok(warned.includes('after answering'), warned.join('; '))
+    assert.ok(warned.includes('handler gave up in the loop'), warned.join('; '))
+    assert.equal(a.ended, false)
+    assert.deepEqual(unhandled, [])
+  } finally {
+    process.off('unhandledRejection', onUnhandled)
+    process.off('warning', onWarning)
   }
 })
 

@@ -16,7 +16,7 @@ const { withTimeout } = require('./helpers/wait')
 const E = C.errors
 const LIMITS = { maxFrame: 1024 }
 
-async function connected (serverOpts) {
+async function connected (serverOpts, clientLimits = LIMITS) {
   let serverPs
   const server = net.createServer((socket) => { serverPs = connectStream(socket, { limits: LIMITS, ...serverOpts }) })
   server.listen(0, '127.0.0.1')
@@ -24,7 +24,7 @@ async function connected (serverOpts) {
   const socket = net.connect(server.address().port, '127.0.0.1')
   await once(socket, 'connect')
   const closes = []
-  const client = connectStream(socket, { limits: LIMITS, close: (err) => closes.push(err) })
+  const client = connectStream(socket, { limits: clientLimits, close: (err) => closes.push(err) })
   while (!serverPs) await new Promise((resolve) => setImmediate(resolve))
   return {
     client,
@@ -118,4 +118,61 @@ test('a substream write whose value cannot be sent throws; the substream goes on
   } finally {
     await withTimeout(c.done(), 5000, 'the close')
   }
+})
+
+test('an error end too large for a frame goes without its stack, its message cut if need be; the session goes on', { timeout: 20000 }, async () => {
+  const longStack = () => {
+    const err = new Error('not found')
+    err.stack += '\n    at ' + 'deep.frame '.repeat(200)
+    return err
+  }
+  const c = await connected({
+    request (value, cb) {
+      if (value === 'stack') return cb(longStack())
+      if (value === 'message') return cb(new RangeError('é'.repeat(3000)))
+      if (value === 'huge') return cb(null, 'z'.repeat(5000)) // refused: its refusal has a stack too
+      cb(null, value)
+    },
+    stream (sub) {
+      sub.read = (data, end) => { if (!end) sub.end(longStack()) }
+    }
+  })
+  try {
+    const stack = await withTimeout(c.client.request('stack').catch((e) => e), 5000, 'the answer to stack')
+    assert.equal(stack.message, 'not found')
+    assert.equal(stack.remoteStack, undefined)
+    const message = await withTimeout(c.client.request('message').catch((e) => e), 5000, 'the answer to message')
+    assert.equal(message.name, 'RangeError')
+    assert.ok(message.message.length > 100 && message.message.length < 1024 && /^é+$/.test(message.message), message.message.length)
+    const huge = await withTimeout(c.client.request('huge').catch((e) => e), 5000, 'the answer to huge')
+    assert.match(huge.message, /larger than the frame limit/)
+    const sub = c.client.stream()
+    const ended = new Promise((resolve) => { sub.read = (data, end) => { if (end) resolve(end) } })
+    sub.write('go')
+    const end = await withTimeout(ended, 5000, 'the substream\'s error end')
+    assert.equal(end.message, 'not found')
+    sub.end()
+    assert.equal(await withTimeout(c.client.request('fine'), 5000, 'a later request'), 'fine')
+    assert.equal(c.server.ended, false)
+  } finally {
+    await withTimeout(c.done(), 5000, 'the close')
+  }
+})
+
+test('a frame over limits.maxOutbuf on its own is refused alone, while the transport keeps up; the session goes on', { timeout: 20000 }, async () => {
+  const c = await connected({ limits: {}, request (value, cb) { cb(null, typeof value === 'string' ? value.length : value) } }, { maxOutbuf: 4096 })
+  try {
+    assert.throws(() => c.client.message('m'.repeat(8000)), isRefusal(E.ERR_FRAME_TOO_LARGE, /limits\.maxOutbuf/))
+    const big = await withTimeout(c.client.request('r'.repeat(8000)).catch((e) => e), 5000, 'the big request')
+    assert.equal(big.code, E.ERR_FRAME_TOO_LARGE)
+    // frames that fit alone but not together go out as they come
+    const answers = []
+    for (let i = 0; i < 4; i++) answers.push(c.client.request('s'.repeat(3000)))
+    assert.deepEqual(await withTimeout(Promise.all(answers), 5000, 'the answers'), [3000, 3000, 3000, 3000])
+    assert.equal(await withTimeout(c.client.request('fine'), 5000, 'a later request'), 4)
+    assert.equal(c.client.ended, false)
+  } finally {
+    await withTimeout(c.done(), 5000, 'the close')
+  }
+  assert.ok(!c.closes[0], 'closed without an error')
 })

@@ -809,3 +809,19 @@ async function gracefulCloseQuiet (client) {
   const err = await withTimeout(new Promise((resolve) => client.ps.close(resolve)), 5000, 'close')
   assert.ok(!err)
 }
+
+test('a refused connection: the session fails with the reason in its message (ECONNREFUSED), each pending request once', T, async () => {
+  // a port nothing listens on: one that was just given back
+  const net = require('node:net')
+  const probe = net.createServer().listen(0, '127.0.0.1')
+  await once(probe, 'listening')
+  const port = probe.address().port
+  await new Promise((resolve) => probe.close(resolve))
+  const closes = []
+  const ps = connectWebSocket(new WebSocket(`ws://127.0.0.1:${port}`), { close: (err) => closes.push(err) })
+  const err = await withTimeout(ps.request('x').then(() => null, (e) => e), 5000, 'the request to fail')
+  assert.match(err.message, /^transport failed: websocket error: connect ECONNREFUSED 127\.0\.0\.1:\d+$/)
+  assert.equal(err.cause.code, 'ECONNREFUSED')
+  await sleep(20)
+  assert.equal(closes.length, 1)
+})

@@ -4,13 +4,14 @@
 // tls.TLSSocket, any Duplex, or { readable, writable } (a child process's
 // stdout and stdin).
 const { createWire, isProtocolError, transportError } = require('./wire')
-const { later } = require('../util')
+const { later, amountOption } = require('../util')
 
 // How long after the session's end the stream may take to close by itself
 // (what was framed is written, the peer ends its side) before it is
 // destroyed: a peer that keeps its side open, or never reads, must not hold
 // the stream (a socket's file handle) for good.
 const DEFAULT_CLOSE_TIMEOUT = 30000
+const MAX_TIMER = 0x7fffffff
 
 // opts: packet-stream's opts, limits, and closeTimeout (ms, see above;
 // Infinity never destroys).
@@ -18,8 +19,7 @@ function connectStream (duplex, opts) {
   const pair = typeof duplex.readable === 'object' && duplex.readable !== null
   const input = pair ? duplex.readable : duplex
   const output = pair ? duplex.writable : duplex
-  const closeTimeout = opts && opts.closeTimeout !== undefined ? opts.closeTimeout : DEFAULT_CLOSE_TIMEOUT
-  if (!(closeTimeout >= 0)) throw new RangeError(`packet-stream-wasm: closeTimeout must be a number of milliseconds, not ${String(closeTimeout)}`)
+  const closeTimeout = amountOption(opts, 'closeTimeout', DEFAULT_CLOSE_TIMEOUT, 'milliseconds')
   let closed = false
 
   const wire = createWire(opts, {
@@ -47,7 +47,8 @@ function connectStream (duplex, opts) {
   function untilClosed () {
     const isOver = (s) => s.destroyed || s.closed
     if (isOver(input) && isOver(output)) return
-    const timer = setTimeout(destroyStreams, closeTimeout)
+    // timers take at most 2^31 - 1 ms (24.8 days); beyond, they fire at once
+    const timer = setTimeout(destroyStreams, Math.min(closeTimeout, MAX_TIMER))
     if (typeof timer.unref === 'function') timer.unref()
     let open = output === input ? 1 : 2
     const onclosed = () => { if (--open === 0) clearTimeout(timer) }

@@ -4,7 +4,7 @@
 // opened. Frames of one event-loop turn leave as one binary message; the
 // core reassembles frames that span messages.
 const { createWire, isProtocolError, transportError, alsoEnds } = require('./wire')
-const { later } = require('../util')
+const { later, amountOption } = require('../util')
 
 const CONNECTING = 0
 const OPEN = 1
@@ -41,7 +41,7 @@ function listen (socket, type, fn) {
 // may buffer before ps.writable turns false; default 1 MiB).
 function connectWebSocket (socket, opts) {
   opts = opts || {}
-  const highWater = opts.highWaterMark === undefined ? DEFAULT_HIGH_WATER : opts.highWaterMark
+  const highWater = amountOption(opts, 'highWaterMark', DEFAULT_HIGH_WATER, 'bytes')
   socket.binaryType = 'arraybuffer'
   let queued = [] // bytes framed before the socket opened
   let queuedBytes = 0 // their size: back pressure counts them as buffered
@@ -147,7 +147,9 @@ function connectWebSocket (socket, opts) {
   }))
   unlisten.push(listen(socket, 'close', (ev) => closedWith(ev.code, ev.reason)))
   listen(socket, 'error', (ev) => {
-    wire.receiveEnd(transportError(ev && ev.error, 'websocket error'))
+    // Node's ws gives the cause (ECONNREFUSED...); browsers tell nothing
+    const cause = ev && ev.error
+    wire.receiveEnd(transportError(cause, cause && cause.message ? `websocket error: ${cause.message}` : 'websocket error'))
   })
   // a socket that has closed already fires no close event any more
   if (socket.readyState === CLOSED) later(() => wire.receiveEnd(transportError(null, 'websocket already closed')))

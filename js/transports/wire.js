@@ -92,25 +92,50 @@ function createWire (opts, transport) {
     settleDrain()
   }
 
+  // Frames |msg|. What waits framed is handed over first when the frame
+  // would not fit beside it and the transport takes it; a frame that does
+  // not fit maxOutbuf on its own is refused as one over maxFrame is.
+  function encode (msg) {
+    try {
+      framer.encode(msg)
+    } catch (err) {
+      if (err.code !== C.errors.ERR_OUTBUF_LIMIT || !writable) throw err
+      if (framer.pending > 0) flush()
+      if (framer.pending > 0) throw err // the transport is backed up now
+      try {
+        framer.encode(msg)
+      } catch (again) {
+        if (again.code !== C.errors.ERR_OUTBUF_LIMIT) throw again
+        const refused = coreError(C.errors.ERR_FRAME_TOO_LARGE)
+        refused.message = `${refused.message} (larger than limits.maxOutbuf, ${framer.maxOutbuf} bytes)`
+        throw refused
+      }
+    }
+  }
+
   // The session's output: its packets, then its end.
   ps.read = (msg, end) => {
     if (finished) return
     if (end) return finish(end === true ? null : end)
     try {
-      framer.encode(msg)
+      encode(msg)
     } catch (err) {
       // A value that cannot be framed (not JSON-encodable, over maxFrame)
       // is refused: the call that sent it throws, and packet-stream.js
       // turns that into the request's error or an error response. An end
-      // cannot be refused (the substream's state has moved on already), and
-      // output backed up past maxOutbuf means the session cannot go on: it
+      // cannot be refused (the substream's state has moved on already): an
+      // error too large to send goes as much of it as fits (sentFitted).
+      // Output backed up past maxOutbuf means the session cannot go on: it
       // is destroyed, once the call it is in the middle of is done.
-      if (!msg.end && (err.code === C.errors.ERR_INVALID_ARGUMENT || err.code === C.errors.ERR_FRAME_TOO_LARGE)) {
+      const refusable = err.code === C.errors.ERR_INVALID_ARGUMENT || err.code === C.errors.ERR_FRAME_TOO_LARGE
+      if (refusable && !msg.end) {
         err[REFUSED] = true
         throw err
       }
-      later(() => destroyWith(err))
-      return
+      if (!(refusable && sentFitted(msg))) {
+        later(() => destroyWith(err))
+        return
+      }
     }
     // a turn that frames much hands it over as it goes, so that a producer
     // writing in a loop sees the transport's back pressure (ps.writable)
@@ -119,6 +144,26 @@ function createWire (opts, transport) {
       scheduled = true
       later(flushLater)
     }
+  }
+
+  // An end whose error is too large for a frame: the error without its
+  // stack, then with its message cut, then a bare error end. False when
+  // none of them fits (a maxFrame of a few bytes).
+  function sentFitted (msg) {
+    const value = msg.value
+    const name = value && typeof value.name === 'string' ? value.name.slice(0, 64) : 'Error'
+    const message = value && typeof value.message === 'string' ? value.message : String(value)
+    // a character is at most 6 bytes of JSON (\u001f), and the rest of
+    // the object is {"message":"","name":...}
+    const room = Math.max(0, Math.floor((Math.min(framer.maxFrame, framer.maxOutbuf) - 24 - JSON.stringify(name).length) / 6))
+    const fits = [{ message, name }, { message: message.slice(0, room), name }, true]
+    for (const fitted of fits) {
+      try {
+        encode({ req: msg.req, stream: msg.stream, end: true, value: fitted })
+        return true
+      } catch (err) {}
+    }
+    return false
   }
 
   function onpacket (p) {
