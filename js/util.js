@@ -13,7 +13,8 @@ function flat (err) {
 // (it describes the other side).
 function toError (err) {
   if (err instanceof Error) return err
-  const e = new Error(err && typeof err === 'object' ? err.message : String(err))
+  const message = err && typeof err === 'object' ? err.message : String(err)
+  const e = new Error(typeof message === 'string' ? message : 'packet-stream-wasm: the peer sent an error without a message')
   if (err && typeof err === 'object') {
     if (err.name) e.name = err.name
     if (err.stack) e.remoteStack = err.stack

@@ -176,3 +176,28 @@ test('a frame over limits.maxOutbuf on its own is refused alone, while the trans
   }
   assert.ok(!c.closes[0], 'closed without an error')
 })
+
+test('an error end that does not fit even cut (a tiny maxFrame) is still an error end, never the normal end', { timeout: 20000 }, async () => {
+  const c = await connected({
+    limits: { maxFrame: 16 },
+    request (value, cb) { cb(new Error('handler says no')) },
+    stream (sub) {
+      sub.read = (data, end) => { if (!end) sub.end(new Error('disk failed while writing')) }
+    }
+  })
+  try {
+    const err = await withTimeout(c.client.request('x').catch((e) => e), 5000, 'the error response')
+    assert.ok(err instanceof Error)
+    assert.equal(err.message, 'packet-stream-wasm: the peer sent an error without a message')
+    const sub = c.client.stream()
+    const ended = new Promise((resolve) => { sub.read = (data, end) => { if (end) resolve(end) } })
+    sub.write('go')
+    const end = await withTimeout(ended, 5000, 'the substream\'s end')
+    assert.notEqual(end, true)
+    assert.ok(end)
+    sub.end()
+    assert.equal(c.server.ended, false)
+  } finally {
+    await withTimeout(c.done(), 5000, 'the close')
+  }
+})

@@ -147,8 +147,8 @@ function createWire (opts, transport) {
   }
 
   // An end whose error is too large for a frame: the error without its
-  // stack, then with its message cut, then a bare error end. False when
-  // none of them fits (a maxFrame of a few bytes).
+  // stack, then with its message cut, then an error with nothing in it (not
+  // `true`, which is the normal end). False when none fits (maxFrame 0).
   function sentFitted (msg) {
     const value = msg.value
     const name = value && typeof value.name === 'string' ? value.name.slice(0, 64) : 'Error'
@@ -156,7 +156,7 @@ function createWire (opts, transport) {
     // a character is at most 6 bytes of JSON (\u001f), and the rest of
     // the object is {"message":"","name":...}
     const room = Math.max(0, Math.floor((Math.min(framer.maxFrame, framer.maxOutbuf) - 24 - JSON.stringify(name).length) / 6))
-    const fits = [{ message, name }, { message: message.slice(0, room), name }, true]
+    const fits = [{ message, name }, { message: message.slice(0, room), name }, {}, 1]
     for (const fitted of fits) {
       try {
         encode({ req: msg.req, stream: msg.stream, end: true, value: fitted })
