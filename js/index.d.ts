@@ -36,12 +36,12 @@ declare namespace packets {
   }
 
   interface Handlers {
-    /** a message (req 0) from the peer */
-    message?: (value: any) => void
-    /** a request from the peer; call cb exactly once */
-    request?: (value: any, cb: Callback) => void
-    /** a substream the peer opened; assign its `read` */
-    stream?: (stream: Substream) => void
+    /** a message (req 0) from the peer (may be async: a rejection is reported) */
+    message?: (value: any) => void | Promise<void>
+    /** a request from the peer; call cb exactly once (may be async: a rejection before cb answers with it) */
+    request?: (value: any, cb: Callback) => void | Promise<void>
+    /** a substream the peer opened; assign its `read` or iterate it (may be async: a rejection ends it with the error) */
+    stream?: (stream: Substream) => void | Promise<void>
     /** the session closed: null/undefined when cleanly, else the error */
     close?: (err: any) => void
     limits?: Limits
@@ -58,8 +58,9 @@ declare namespace packets {
     write (data: any, end?: any): void
     end (err?: any): void
     destroy (err?: any): void
-    /** reads the peer's data (takes over `read`); an error end is thrown once; leaving early ends the
-     *  substream; taken after the end, it is done at once (or throws the error that ended it) */
+    /** reads the peer's data (takes over `read`, and what arrived before); an error end, or the
+     *  session's end, is thrown once; leaving early ends the substream; taken after the end, it is
+     *  done at once (or throws the error that ended it); a second one while one reads throws */
     [Symbol.asyncIterator] (): AsyncIterator<any>
   }
 

@@ -25,6 +25,12 @@ async function promises () {
   return B.request(1)
 }
 packets.ready.then((p) => p({}))
+// async handlers
+packets({
+  async request (value, cb) { cb(null, await Promise.resolve(value)) },
+  async stream (sub) { for await (const x of sub) sub.write(x) },
+  async message () {}
+})
 const [head, body] = codec.encodePair({ req: 1, value: 1 })
 const h = codec.decodeHead(head)
 const length: number = h.length
