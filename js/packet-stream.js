@@ -56,7 +56,13 @@ function promised (ps, obj) {
 // says whether it could), or is reported.
 function caught (returned, tell) {
   if (returned && typeof returned.then === 'function') {
-    returned.then(null, (err) => { if (!tell(err)) report(err) })
+    returned.then(null, (err) => {
+      try {
+        if (!tell(err)) report(err)
+      } catch (thrown) { // telling it threw (a throwing reader, say): nobody else would hear
+        report(thrown)
+      }
+    })
   }
 }
 
