@@ -225,6 +225,18 @@ class Framer {
     this._pending += HEADER_SIZE + rv
   }
 
+  // The bytes |msg| takes framed (its header and body), as encode would
+  // frame it; for the rare caller that must know before (or without)
+  // framing it.
+  static frameBytes (msg) {
+    if (msg === GOODBYE) return HEADER_SIZE
+    const body = msg.value !== undefined ? msg.value : msg.end
+    if (typeof body === 'string') return HEADER_SIZE + byteLength(body)
+    if (body instanceof Uint8Array) return HEADER_SIZE + body.length
+    const json = stringify(body)
+    return HEADER_SIZE + (json === undefined ? 4 : byteLength(json))
+  }
+
   _putBeside (flags, req, bytes) {
     const rv = w.ps_framer_header(this._f, flags, BINARY, req, bytes.length)
     if (rv < 0) throw coreError(rv)

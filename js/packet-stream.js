@@ -53,10 +53,14 @@ function promised (ps, obj) {
 // A handler may be an async function: packet-stream 2.0.6 ignores what
 // handlers return, but a promise that rejects would go unhandled (and end
 // a Node process). Its error goes where a peer hears it (|tell|, which
-// says whether it could), or is reported.
+// says whether it could), or is reported. Only a native promise is
+// looked at: any other return value (a thenable of some library) is left
+// alone, as there.
 function caught (returned, tell) {
-  if (returned && typeof returned.then === 'function') {
-    returned.then(null, (err) => {
+  if (returned instanceof Promise) {
+    returned.then(null, (reason) => {
+      // a rejection without a reason must still be an error
+      const err = reason || new Error(`packet-stream-wasm: a handler's promise rejected with ${String(reason)}`)
       try {
         if (!tell(err)) report(err)
       } catch (thrown) { // telling it threw (a throwing reader, say): nobody else would hear
@@ -252,7 +256,7 @@ class PacketStream {
     const hot = this._hot
     if (hot !== null && req === -hot.id && hot._state >= 0 && msg.stream && !msg.end) {
       if (hot.read) hot.read(msg.value)
-      else if (req < 0) hot._hold(msg.value)
+      else if (req < 0 || hot._held !== undefined) hot._hold(msg.value)
       else console.error('no .read for stream:', hot.id, 'dropped:', msg)
       return
     }
@@ -352,14 +356,16 @@ class PacketStream {
   // Internal handler of incoming stream msgs
   _onstream (msg, r) {
     const slot = r >>> SLOT_SHIFT
-    const ours = msg.req < 0
     let sub
     if (r & OPENED) {
       sub = new Substream(msg.req * -1, this, slot)
       this._slots[slot] = sub
       if (this.opts && typeof this.opts.stream === 'function') {
-        // an async handler that fails ends the substream with its error
-        caught(this.opts.stream(sub), (err) => {
+        const returned = this.opts.stream(sub)
+        // an async handler may iterate after an await: what comes first is
+        // held for it; one that fails ends the substream with its error
+        if (returned instanceof Promise && !sub.read && sub._held === undefined) sub._held = []
+        caught(returned, (err) => {
           if (sub.writeEnd || !sub._ps) return false
           sub.destroy(err)
           return true
@@ -375,12 +381,13 @@ class PacketStream {
     if ((r & TYPE_MASK) === EV.STREAM_END) {
       sub._endRead(msg.value)
       if (sub.read) sub.read(null, msg.value)
-      else if (ours) sub._holdEnd(msg.value)
       this._maybedone()
     } else if (sub.read) {
       this._hot = sub
       sub.read(msg.value)
-    } else if (ours) {
+    } else if (msg.req < 0 || sub._held !== undefined) {
+      // held for an iterator (see _hold): on a substream we opened, or one
+      // whose async handler has yet to read
       this._hot = sub
       sub._hold(msg.value)
     } else {

@@ -20,51 +20,23 @@ const SLOT_SHIFT = 2
 const ITERATING = Symbol('packet-stream-wasm: iterating')
 // An iterator's queue drops the values it has handed out from this many on.
 const COMPACT_FROM = 1024
-// True while what a substream held is handed to its new read.
-let delivering = false
-
 class Substream {
   constructor (id, ps, slot) {
     this.id = id
-    this._read = null // assigned by the user, as read
+    this.read = null // assigned by the user
     this._ps = ps // null once deallocated
     this._state = slot << SLOT_SHIFT
   }
 
-  // What the peer sends goes to read(data, end). On a substream we opened,
-  // what comes before read is assigned (or an iterator taken, which assigns
-  // it) is held for it: `s = ps.stream(); s.write(x); await ...; for await
-  // (const y of s)` loses nothing. (packet-stream 2.0.6 throws a TypeError
-  // at the peer's input then.)
-  get read () {
-    return this._read
-  }
-
-  set read (fn) {
-    this._read = fn
-    const held = this._held
-    if (held === undefined || !fn) return
-    this._held = undefined
-    delivering = true
-    try {
-      for (let i = 0; i < held.length && this._read === fn; i += 2) fn(held[i], held[i + 1])
-    } finally {
-      delivering = false
-    }
-  }
-
-  // Data from the peer, before read was assigned.
+  // Data from the peer before read is assigned, on a substream we opened or
+  // one whose async handler has yet to read: held for an async iterator
+  // taken later, so that `s = ps.stream(); s.write(x); await ...; for await
+  // (const y of s)` or a handler that awaits before iterating loses
+  // nothing. (packet-stream 2.0.6 throws a TypeError at the peer's input for
+  // a substream we opened.) A read assigned later gets only what comes after.
   _hold (data) {
     if (this._held === undefined) this._held = []
-    this._held.push(data, undefined)
-  }
-
-  // The end of the read side, before read was assigned: held truthy (an
-  // end without a value is told apart from data by readEnd, which is
-  // already set while what is held is handed over).
-  _holdEnd (end) {
-    if (this._held === undefined) this._held = []
-    this._held.push(null, end || (this._ps && this._ps._destroyed ? new Error('unexpected end of parent stream') : true))
+    this._held.push(data)
   }
 
   get readEnd () {
@@ -95,6 +67,7 @@ class Substream {
   _endRead (err) {
     this.readEnd = true
     if (err && err !== true) this._readError = err
+    else if (!err && this._ps && this._ps._destroyed) this._readError = new Error('unexpected end of parent stream')
   }
 
   get _slot () {
@@ -133,8 +106,7 @@ class Substream {
       if (!this.readEnd) {
         this._endRead(err)
         try {
-          if (this._held !== undefined) this._holdEnd(err)
-          else this.read(null, err) // a throwing reader must not stop the cleanup
+          if (this._held === undefined) this.read(null, err) // a throwing reader must not stop the cleanup
         } catch (e) {
           console.error('Exception thrown by PacketStream substream end handler', e)
           console.error(e.stack)
@@ -144,8 +116,7 @@ class Substream {
     } else if (!this.readEnd) {
       this._endRead(err)
       try {
-        if (this._held !== undefined) this._holdEnd(err)
-        else if (this.read) this.read(null, err) // it may never have been piped anywhere
+        if (this.read) this.read(null, err) // it may never have been piped anywhere
       } catch (e) {
         console.error('Exception thrown by PacketStream substream end handler', e)
         console.error(e.stack)
@@ -153,8 +124,7 @@ class Substream {
     }
     if (this._ps) {
       this._ps._releaseStream(this)
-      // what is held stays for a reader that comes after the end
-      this._read = closedread
+      this.read = closedread
       this._ps = null
     }
   }
@@ -170,10 +140,10 @@ class Substream {
     if (this.read && this.read[ITERATING] && this.read[ITERATING]()) {
       throw new TypeError('packet-stream-wasm: this substream is already being read by an async iterator')
     }
-    const queue = []
+    const queue = this._held || [] // what came before is read first
+    this._held = undefined
     let head = 0
-    // true, or what to throw; what is held (up to the end) is read first
-    let end = this.readEnd && this._held === undefined ? this._readError || true : null
+    let end = this.readEnd ? this._readError || true : null // true, or what to throw
     const waiting = [] // next() calls not yet settled: [resolve, reject, ...]
     const over = () => {
       if (end === true) return Promise.resolve({ value: undefined, done: true })
@@ -191,7 +161,7 @@ class Substream {
         // the end, also one that carries no value: the peer's is always
         // truthy, so that is a destroy(), of this substream (done) or of
         // the session (cut short)
-        if (err || (this.readEnd && !delivering)) {
+        if (err || this.readEnd) {
           end = err || (this._ps && this._ps._destroyed ? new Error('unexpected end of parent stream') : true)
           settleWaiting()
         } else if (waiting.length) {

@@ -176,7 +176,7 @@ test('async iteration: a reader that stays behind does not keep what it has read
   assert.deepEqual(await it.next(), { value: N, done: false })
 })
 
-test('a substream we opened holds what arrives before its read is assigned', async () => {
+test('what arrives on a substream before its read is assigned is held for an iterator taken later', async () => {
   // read by an iterator taken after an await, data and the end
   let peer
   const held = substream((s) => { peer = s })
@@ -187,14 +187,14 @@ test('a substream we opened holds what arrives before its read is assigned', asy
   await sleep(1)
   assert.deepEqual(await collect(held.sub), { got: [1, null, { x: 2 }] })
 
-  // a callback assigned later hears the data and the error end
-  const late = substream((s) => { peer = s })
+  // an error end after held data: the data, then the error
+  const failed = substream((s) => { peer = s })
   peer.write('q')
   peer.end(new Error('boom'))
   await sleep(1)
-  const heard = []
-  late.sub.read = (data, end) => heard.push([data, end && end.message])
-  assert.deepEqual(heard, [['q', undefined], [null, 'boom']])
+  const result1 = await collect(failed.sub)
+  assert.deepEqual(result1.got, ['q'])
+  assert.equal(result1.error.message, 'boom')
 
   // our own end before reading: what came is still there
   const ended = substream((s) => { peer = s })
@@ -210,6 +210,31 @@ test('a substream we opened holds what arrives before its read is assigned', asy
   const result = await collect(cut.sub)
   assert.deepEqual(result.got, ['z'])
   assert.equal(result.error.message, 'unexpected end of parent stream')
+
+  // nothing held, the session destroyed without a reason: thrown all the same
+  const bare = substream(() => {})
+  bare.a.destroy()
+  assert.equal((await collect(bare.sub)).error.message, 'unexpected end of parent stream')
+
+  // a substream the peer opened, whose handler awaits before it iterates
+  const a = packets({})
+  const b = packets({
+    async stream (sub) {
+      await sleep(5)
+      const got = []
+      for await (const x of sub) got.push(x)
+      sub.write(got)
+      sub.end()
+    }
+  })
+  a.read = b.write
+  b.read = a.write
+  const opened = a.stream()
+  const answer = collect(opened)
+  opened.write('first')
+  opened.write('second')
+  opened.end()
+  assert.deepEqual(await withTimeout(answer, 2000, 'the handler\'s answer'), { got: [['first', 'second']] })
 })
 
 test('async handlers: a rejection answers the request, ends the substream, or is reported; never an unhandled rejection', async () => {
@@ -237,6 +262,7 @@ test('async handlers: a rejection answers the request, ends the substream, or is
       },
       async message (value) {
         messages.push(value)
+        if (value === 'no reason') throw undefined // eslint-disable-line no-throw-literal
         throw new Error('message handler failed')
       }
     })
@@ -265,8 +291,10 @@ test('async handlers: a rejection answers the request, ends the substream, or is
     assert.equal((await withTimeout(loop2, 2000, 'the second substream')).error.message, 'client aborts')
 
     a.message('m')
+    a.message('no reason')
     await sleep(20)
-    assert.deepEqual(messages, ['m'])
+    assert.deepEqual(messages, ['m', 'no reason'])
+    assert.ok(warned.some((w) => /a handler's promise rejected with undefined/.test(w)), warned.join('; '))
     assert.ok(warned.includes('message handler failed'), warned.join('; '))
     assert.ok(warned.includes('after answering'), warned.join('; '))
     assert.ok(warned.includes('handler gave up in the loop'), warned.join('; '))
@@ -315,4 +343,34 @@ test('async iteration: leaving the loop early ends the substream, and a pending 
   assert.equal(peerEnd, true)
   assert.equal(sub.readEnd, true)
   assert.equal(sub.writeEnd, true)
+})
+
+test('async handlers: a rejection without a reason is an error; a thenable that is not a promise is left alone, as in 2.0.6', async () => {
+  let thens = 0
+  const thenable = { then () { thens++; throw new Error('not to be called') } }
+  const { a } = pair({
+    async request (value, cb) {
+      await sleep(1)
+      throw null // eslint-disable-line no-throw-literal
+    },
+    async stream (sub) {
+      await sleep(1)
+      throw undefined // eslint-disable-line no-throw-literal
+    },
+    message () { return thenable }
+  })
+  const refused = await outcome(a.request('x'))
+  assert.ok(refused.error instanceof Error)
+  assert.match(refused.error.message, /a handler's promise rejected with null/)
+  const sub = a.stream()
+  const loop = collect(sub)
+  sub.write('x')
+  const result = await withTimeout(loop, 2000, 'the substream to end')
+  assert.deepEqual(result.got, [])
+  assert.match(result.error.message, /a handler's promise rejected with undefined/)
+  sub.end()
+  a.message('m')
+  await sleep(5)
+  assert.equal(thens, 0)
+  assert.equal(a.ended, false)
 })

@@ -201,3 +201,21 @@ test('an error end that does not fit even cut (a tiny maxFrame) is still an erro
     await withTimeout(c.done(), 5000, 'the close')
   }
 })
+
+test('a frame over limits.maxOutbuf on its own is refused alone while the transport is backed up too; one that fits alone but not beside what waits ends the session', { timeout: 20000 }, async () => {
+  const { Duplex } = require('node:stream')
+  // a transport that takes one write and then never has room again
+  const stuck = () => new Duplex({ writableHighWaterMark: 16, read () {}, write (chunk, enc, cb) {} })
+  const closes = []
+  const ps = connectStream(stuck(), { limits: { maxOutbuf: 4096 }, close: (err) => closes.push(err) })
+  ps.message('a'.repeat(100))
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(ps.writable, false)
+  assert.throws(() => ps.message('m'.repeat(8000)), isRefusal(E.ERR_FRAME_TOO_LARGE, /limits\.maxOutbuf/))
+  assert.equal(ps.ended, false)
+  ps.message('b'.repeat(3000))
+  ps.message('c'.repeat(3000)) // 6 KB waiting: the peer does not read
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(closes.length, 1)
+  assert.equal(closes[0].code, E.ERR_OUTBUF_LIMIT)
+})

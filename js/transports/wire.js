@@ -99,17 +99,15 @@ function createWire (opts, transport) {
     try {
       framer.encode(msg)
     } catch (err) {
-      if (err.code !== C.errors.ERR_OUTBUF_LIMIT || !writable) throw err
-      if (framer.pending > 0) flush()
-      if (framer.pending > 0) throw err // the transport is backed up now
-      try {
-        framer.encode(msg)
-      } catch (again) {
-        if (again.code !== C.errors.ERR_OUTBUF_LIMIT) throw again
+      if (err.code !== C.errors.ERR_OUTBUF_LIMIT) throw err
+      if (Framer.frameBytes(msg) > framer.maxOutbuf) {
         const refused = coreError(C.errors.ERR_FRAME_TOO_LARGE)
         refused.message = `${refused.message} (larger than limits.maxOutbuf, ${framer.maxOutbuf} bytes)`
         throw refused
       }
+      if (!writable) throw err // backed up: the peer does not read
+      flush()
+      framer.encode(msg)
     }
   }
 
@@ -155,7 +153,7 @@ function createWire (opts, transport) {
     const message = value && typeof value.message === 'string' ? value.message : String(value)
     // a character is at most 6 bytes of JSON (\u001f), and the rest of
     // the object is {"message":"","name":...}
-    const room = Math.max(0, Math.floor((Math.min(framer.maxFrame, framer.maxOutbuf) - 24 - JSON.stringify(name).length) / 6))
+    const room = Math.max(0, Math.floor((Math.min(framer.maxFrame, framer.maxOutbuf - C.HEADER_SIZE) - 24 - JSON.stringify(name).length) / 6))
     const fits = [{ message, name }, { message: message.slice(0, room), name }, {}, 1]
     for (const fitted of fits) {
       try {
