@@ -353,6 +353,20 @@ class PacketStream {
     this._maybedone(err)
   }
 
+  // Hands a substream the peer opened to the stream handler. (Apart from
+  // _onstream, which runs for every packet and should stay small.)
+  _handstream (sub) {
+    const returned = this.opts.stream(sub)
+    // an async handler may iterate after an await: what comes first is
+    // held for it; one that fails ends the substream with its error
+    if (returned instanceof Promise && !sub.read && sub._held === undefined) sub._held = []
+    caught(returned, (err) => {
+      if (sub.writeEnd || !sub._ps) return false
+      sub.destroy(err)
+      return true
+    })
+  }
+
   // Internal handler of incoming stream msgs
   _onstream (msg, r) {
     const slot = r >>> SLOT_SHIFT
@@ -360,17 +374,7 @@ class PacketStream {
     if (r & OPENED) {
       sub = new Substream(msg.req * -1, this, slot)
       this._slots[slot] = sub
-      if (this.opts && typeof this.opts.stream === 'function') {
-        const returned = this.opts.stream(sub)
-        // an async handler may iterate after an await: what comes first is
-        // held for it; one that fails ends the substream with its error
-        if (returned instanceof Promise && !sub.read && sub._held === undefined) sub._held = []
-        caught(returned, (err) => {
-          if (sub.writeEnd || !sub._ps) return false
-          sub.destroy(err)
-          return true
-        })
-      }
+      if (this.opts && typeof this.opts.stream === 'function') this._handstream(sub)
     } else {
       sub = this._slots[slot]
     }
