@@ -11,7 +11,7 @@
 // code written for it observes that order.
 const { core, need, coreError, limitOf, C } = require('./wasm')
 const Substream = require('./substream')
-const { flat, toError, closedread, debug, isRefusal, report } = require('./util')
+const { flat, toError, closedread, debug, isRefusal, report, text } = require('./util')
 
 const EV = C.events
 const TYPE_MASK = C.packed.PACK_TYPE_MASK
@@ -60,7 +60,7 @@ function caught (returned, tell) {
   if (returned instanceof Promise) {
     returned.then(null, (reason) => {
       // a rejection without a reason must still be an error
-      const err = reason || new Error(`packet-stream-wasm: a handler's promise rejected with ${String(reason)}`)
+      const err = reason || new Error(`packet-stream-wasm: a handler's promise rejected with ${text(reason)}`)
       try {
         if (!tell(err)) report(err)
       } catch (thrown) { // telling it threw (a throwing reader, say): nobody else would hear
@@ -231,6 +231,7 @@ class PacketStream {
     this._closecbs.length = 0
     this.read = closedread
     this._slots = []
+    this._hot = null
     if (this._core) {
       if (orphans) orphans.unregister(this)
       w.ps_session_del(this._core)
@@ -256,7 +257,6 @@ class PacketStream {
     const hot = this._hot
     if (hot !== null && req === -hot.id && hot._state >= 0 && msg.stream && !msg.end) {
       if (hot.read) hot.read(msg.value)
-      else if (req < 0 || hot._held !== undefined) hot._hold(msg.value)
       else console.error('no .read for stream:', hot.id, 'dropped:', msg)
       return
     }
@@ -322,7 +322,7 @@ class PacketStream {
       }
       try {
         // an async handler that fails before answering answers with its error
-        caught(this.opts.request(msg.value, cb), (err) => !once && !this.ended && (cb(err), true))
+        caught(this.opts.request(msg.value, cb), (err) => !once && !this.ended && !this._closed && (cb(err), true))
       } catch (err) {
         // the throw goes to the caller of write, as in 2.0.6; the request
         // no longer counts against maxRequests unless answered later
@@ -359,7 +359,12 @@ class PacketStream {
     const returned = this.opts.stream(sub)
     // an async handler may iterate after an await: what comes first is
     // held for it; one that fails ends the substream with its error
-    if (returned instanceof Promise && !sub.read && sub._held === undefined) sub._held = []
+    if (returned instanceof Promise && !sub.read && sub._held === undefined) {
+      sub._held = []
+      // a handler that is done and never read: what comes is dropped, as
+      // in 2.0.6, and nothing is kept for a reader that will not come
+      returned.then(() => { if (!sub.read) sub._held = undefined }, () => {})
+    }
     caught(returned, (err) => {
       if (sub.writeEnd || !sub._ps) return false
       sub.destroy(err)
@@ -387,12 +392,15 @@ class PacketStream {
       if (sub.read) sub.read(null, msg.value)
       this._maybedone()
     } else if (sub.read) {
+      // what was held is older than what a read assigned since hears: it
+      // goes, so that no reader gets values out of order
+      if (sub._held !== undefined) sub._held = undefined
       this._hot = sub
       sub.read(msg.value)
     } else if (msg.req < 0 || sub._held !== undefined) {
       // held for an iterator (see _hold): on a substream we opened, or one
-      // whose async handler has yet to read
-      this._hot = sub
+      // whose async handler has yet to read; not the fast path, so that a
+      // read assigned later is seen above
       sub._hold(msg.value)
     } else {
       console.error('no .read for stream:', sub.id, 'dropped:', msg)
@@ -411,6 +419,7 @@ class PacketStream {
   // if the peer has opened another on the same number since, that one is
   // forgotten now (it lives on, unreachable by the peer, as there).
   _releaseStream (sub) {
+    if (this._hot === sub) this._hot = null // nor kept alive by the fast path
     let slot = sub._slot
     if (slot < 0) {
       if (sub.id > 0 || !this._core) return // our numbers are never reused

@@ -106,7 +106,8 @@ class Substream {
       if (!this.readEnd) {
         this._endRead(err)
         try {
-          if (this._held === undefined) this.read(null, err) // a throwing reader must not stop the cleanup
+          // (what is held waits for an iterator, which hears the end then)
+          if (this.read || this._held === undefined) this.read(null, err) // a throwing reader must not stop the cleanup
         } catch (e) {
           console.error('Exception thrown by PacketStream substream end handler', e)
           console.error(e.stack)

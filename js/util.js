@@ -1,6 +1,16 @@
 'use strict'
 // Small helpers shared by the session and its substreams.
 
+// Any value as text, even one that refuses to be turned into a string (an
+// object without a prototype, a throwing toString).
+function text (value) {
+  try {
+    return String(value)
+  } catch (e) {
+    return Object.prototype.toString.call(value)
+  }
+}
+
 // An error value as it travels in-band: packet-stream's flattening.
 function flat (err) {
   if (!err) return err
@@ -13,7 +23,7 @@ function flat (err) {
 // (it describes the other side).
 function toError (err) {
   if (err instanceof Error) return err
-  const message = err && typeof err === 'object' ? err.message : String(err)
+  const message = err && typeof err === 'object' ? err.message : text(err)
   const e = new Error(typeof message === 'string' ? message : 'packet-stream-wasm: the peer sent an error without a message')
   if (err && typeof err === 'object') {
     if (err.name) e.name = err.name
@@ -67,7 +77,7 @@ const later = (() => {
 function report (err) {
   if (typeof globalThis.reportError === 'function') globalThis.reportError(err)
   else if (typeof process === 'object' && typeof process.emitWarning === 'function') {
-    process.emitWarning(err instanceof Error ? err : String(err))
+    process.emitWarning(err instanceof Error ? err : text(err))
   } else console.error(err)
 }
 
@@ -81,4 +91,4 @@ function amountOption (opts, name, fallback, unit) {
   return value
 }
 
-module.exports = { flat, toError, closedread, debug, later, report, REFUSED, isRefusal, amountOption }
+module.exports = { flat, toError, closedread, debug, later, report, REFUSED, isRefusal, amountOption, text }

@@ -374,3 +374,54 @@ test('async handlers: a rejection without a reason is an error; a thenable that 
   assert.equal(thens, 0)
   assert.equal(a.ended, false)
 })
+
+test('held data and callbacks: a read assigned later drops what was held (no values out of order); a local destroy reaches that read', async () => {
+  let peer
+  const { sub } = substream((s) => { peer = s })
+  peer.write(1) // held: no read yet
+  const heard = []
+  sub.read = (data, end) => heard.push(end ? ['end', end.message || end] : data)
+  peer.write(2)
+  const loopAfter = collect(sub) // an iterator now reads only what comes after
+  peer.write(3)
+  peer.end()
+  assert.deepEqual(heard, [2])
+  assert.deepEqual((await loopAfter).got, [3])
+
+  // data held on our substream, then a read, then our destroy: the read hears it
+  const other = substream((s) => { peer = s })
+  peer.write('early')
+  const ends = []
+  other.sub.read = (data, end) => { if (end) ends.push(end.message) }
+  other.sub.destroy(new Error('bye'))
+  assert.deepEqual(ends, ['bye'])
+})
+
+test('async handlers: a rejection after the session closed is reported, not lost', async () => {
+  const warned = []
+  const onWarning = (w) => warned.push(w.message)
+  process.on('warning', onWarning)
+  try {
+    // over a transport, where a closed session's output goes nowhere
+    const { PassThrough } = require('node:stream')
+    const ab = new PassThrough()
+    const ba = new PassThrough()
+    const a = packets.connectStream({ readable: ba, writable: ab }, {})
+    let called
+    const handling = new Promise((resolve) => { called = resolve })
+    const b = packets.connectStream({ readable: ab, writable: ba }, {
+      async request (value, cb) {
+        called()
+        await sleep(10)
+        throw new Error('too late to answer')
+      }
+    })
+    a.request('x', () => {})
+    await withTimeout(handling, 2000, 'the request to reach the handler')
+    await new Promise((resolve) => b.close(resolve)) // close() does not wait for the peer's requests
+    await sleep(30)
+    assert.ok(warned.includes('too late to answer'), warned.join('; '))
+  } finally {
+    process.off('warning', onWarning)
+  }
+})

@@ -219,3 +219,51 @@ test('a frame over limits.maxOutbuf on its own is refused alone while the transp
   assert.equal(closes.length, 1)
   assert.equal(closes[0].code, E.ERR_OUTBUF_LIMIT)
 })
+
+test('over a transport that delivers at once, what waits is handed over as often as needed for a frame to fit maxOutbuf', { timeout: 20000 }, async () => {
+  const { PassThrough } = require('node:stream')
+  const ab = new PassThrough()
+  const ba = new PassThrough()
+  const closes = []
+  const got = []
+  const a = connectStream({ readable: ba, writable: ab }, {
+    limits: { maxOutbuf: 200 },
+    message (v) { a.message('reply-to-' + v) }, // framed while a's own send is under way
+    close: (err) => closes.push(err)
+  })
+  const b = connectStream({ readable: ab, writable: ba }, {
+    limits: { maxOutbuf: 20 }, // its answer leaves at once, within a's send
+    message (v) {
+      got.push(v.length > 20 ? v.length : v)
+      if (v === 'first') b.message('first')
+    }
+  })
+  a.message('first')
+  a.message('x'.repeat(180))
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  assert.deepEqual(got, ['first', 'reply-to-first', 180])
+  assert.equal(a.ended, false)
+  assert.deepEqual(closes, [])
+  a.close(() => {})
+})
+
+test('a handler that throws a value that cannot become a string: the session ends with an error, nothing escapes the transport', { timeout: 20000 }, async () => {
+  const warned = []
+  const onWarning = (w) => warned.push(w.message)
+  process.on('warning', onWarning)
+  const { PassThrough } = require('node:stream')
+  const ab = new PassThrough()
+  const ba = new PassThrough()
+  const closes = []
+  try {
+    connectStream({ readable: ab, writable: ba }, { message () { throw Object.create(null) }, close: (err) => closes.push(err) })
+    const a = connectStream({ readable: ba, writable: ab }, {})
+    a.message('x')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    assert.equal(closes.length, 1)
+    assert.equal(closes[0].message, 'packet-stream-wasm: a handler threw, the session is destroyed: [object Object]')
+    assert.ok(warned.includes('[object Object]'), warned.join('; '))
+  } finally {
+    process.off('warning', onWarning)
+  }
+})

@@ -22,7 +22,7 @@
 const PacketStream = require('../packet-stream')
 const Framer = require('../framer')
 const { C, coreError } = require('../wasm')
-const { later, report, REFUSED } = require('../util')
+const { later, report, REFUSED, text } = require('../util')
 
 const { GOODBYE } = Framer
 // What one turn may frame before it is handed to the transport: its frames
@@ -35,7 +35,7 @@ function isProtocolError (err) {
 }
 
 function handlerError (thrown) {
-  const err = new Error(`packet-stream-wasm: a handler threw, the session is destroyed: ${thrown instanceof Error ? thrown.message : String(thrown)}`)
+  const err = new Error(`packet-stream-wasm: a handler threw, the session is destroyed: ${thrown instanceof Error ? thrown.message : text(thrown)}`)
   err.cause = thrown
   return err
 }
@@ -96,18 +96,23 @@ function createWire (opts, transport) {
   // would not fit beside it and the transport takes it; a frame that does
   // not fit maxOutbuf on its own is refused as one over maxFrame is.
   function encode (msg) {
-    try {
-      framer.encode(msg)
-    } catch (err) {
-      if (err.code !== C.errors.ERR_OUTBUF_LIMIT) throw err
-      if (Framer.frameBytes(msg) > framer.maxOutbuf) {
-        const refused = coreError(C.errors.ERR_FRAME_TOO_LARGE)
-        refused.message = `${refused.message} (larger than limits.maxOutbuf, ${framer.maxOutbuf} bytes)`
-        throw refused
+    for (;;) {
+      try {
+        return framer.encode(msg)
+      } catch (err) {
+        if (err.code !== C.errors.ERR_OUTBUF_LIMIT) throw err
+        // it does not fit alone (measured only while backed up: measuring
+        // runs a toJSON again)
+        if (framer.pending === 0 || (!writable && Framer.frameBytes(msg) > framer.maxOutbuf)) {
+          const refused = coreError(C.errors.ERR_FRAME_TOO_LARGE)
+          refused.message = `${refused.message} (larger than limits.maxOutbuf, ${framer.maxOutbuf} bytes)`
+          throw refused
+        }
+        if (!writable) throw err // backed up: the peer does not read
+        // a transport that delivers at once may bring answers that are
+        // framed meanwhile: hence the loop, each turn of it handing over all
+        flush()
       }
-      if (!writable) throw err // backed up: the peer does not read
-      flush()
-      framer.encode(msg)
     }
   }
 
@@ -150,7 +155,7 @@ function createWire (opts, transport) {
   function sentFitted (msg) {
     const value = msg.value
     const name = value && typeof value.name === 'string' ? value.name.slice(0, 64) : 'Error'
-    const message = value && typeof value.message === 'string' ? value.message : String(value)
+    const message = value && typeof value.message === 'string' ? value.message : text(value)
     // a character is at most 6 bytes of JSON (\u001f), and the rest of
     // the object is {"message":"","name":...}
     const room = Math.max(0, Math.floor((Math.min(framer.maxFrame, framer.maxOutbuf - C.HEADER_SIZE) - 24 - JSON.stringify(name).length) / 6))
