@@ -440,7 +440,6 @@ class Framer {
     }
   }
 
-
   // Frees the core's side. Idempotent.
   free () {
     if (!this._f) return

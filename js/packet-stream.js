@@ -11,7 +11,7 @@
 // code written for it observes that order.
 const { core, need, coreError, limitOf, C } = require('./wasm')
 const Substream = require('./substream')
-const { flat, toError, closedread, debug, isRefusal, report, text } = require('./util')
+const { flat, toError, closedread, debug, isRefusal, report, text, parentEnded } = require('./util')
 
 const EV = C.events
 const TYPE_MASK = C.packed.PACK_TYPE_MASK
@@ -44,7 +44,7 @@ function promised (ps, obj) {
   return new Promise((resolve, reject) => {
     ps.request(obj, (err, value) => {
       if (err) reject(toError(err))
-      else if (ps._destroyed) reject(new Error('unexpected end of parent stream'))
+      else if (ps._destroyed) reject(parentEnded())
       else resolve(value)
     })
   })
@@ -53,22 +53,22 @@ function promised (ps, obj) {
 // A handler may be an async function: packet-stream 2.0.6 ignores what
 // handlers return, but a promise that rejects would go unhandled (and end
 // a Node process). Its error goes where a peer hears it (|tell|, which
-// says whether it could), or is reported. Only a native promise is
-// looked at: any other return value (a thenable of some library) is left
-// alone, as there.
-function caught (returned, tell) {
-  if (returned instanceof Promise) {
-    returned.then(null, (reason) => {
-      // a rejection without a reason must still be an error
-      const err = reason || new Error(`packet-stream-wasm: a handler's promise rejected with ${text(reason)}`)
-      try {
-        if (!tell(err)) report(err)
-      } catch (thrown) { // telling it threw (a throwing reader, say): nobody else would hear
-        report(thrown)
-      }
-    })
-  }
+// says whether it could), or is reported. Callers hand over only a native
+// promise (so that a handler returning nothing costs no closure): any
+// other return value (a thenable of some library) is left alone, as there.
+function caught (promise, tell) {
+  promise.then(null, (reason) => {
+    // a rejection without a reason must still be an error
+    const err = reason || new Error(`packet-stream-wasm: a handler's promise rejected with ${text(reason)}`)
+    try {
+      if (!tell(err)) report(err)
+    } catch (thrown) { // telling it threw (a throwing reader, say): nobody else would hear
+      report(thrown)
+    }
+  })
 }
+
+const untold = () => false // a message has nobody to answer
 
 class PacketStream {
   constructor (opts) {
@@ -169,7 +169,7 @@ class PacketStream {
     this.ended = end
     this._closing = true
     this._destroyed = true
-    let err = end === true ? new Error('unexpected end of parent stream') : end
+    let err = end === true ? parentEnded() : end
     if (!this._core) return // already closed: nothing is open
     w.ps_session_destroy(this._core, end === true ? 0 : C.errors.ERR_DESTROYED)
     // The core hands out what is open in the reference's order: our
@@ -293,7 +293,10 @@ class PacketStream {
 
   // Internal handler of incoming message msgs
   _onmessage (msg) {
-    if (this.opts && typeof this.opts.message === 'function') caught(this.opts.message(msg.value), () => false)
+    if (this.opts && typeof this.opts.message === 'function') {
+      const returned = this.opts.message(msg.value)
+      if (returned instanceof Promise) caught(returned, untold)
+    }
   }
 
   // Internal handler of incoming requests
@@ -321,8 +324,9 @@ class PacketStream {
         this._maybedone()
       }
       try {
+        const returned = this.opts.request(msg.value, cb)
         // an async handler that fails before answering answers with its error
-        caught(this.opts.request(msg.value, cb), (err) => !once && !this.ended && !this._closed && (cb(err), true))
+        if (returned instanceof Promise) caught(returned, (err) => !once && !this.ended && !this._closed && (cb(err), true))
       } catch (err) {
         // the throw goes to the caller of write, as in 2.0.6; the request
         // no longer counts against maxRequests unless answered later
@@ -357,9 +361,10 @@ class PacketStream {
   // _onstream, which runs for every packet and should stay small.)
   _handstream (sub) {
     const returned = this.opts.stream(sub)
+    if (!(returned instanceof Promise)) return
     // an async handler may iterate after an await: what comes first is
     // held for it; one that fails ends the substream with its error
-    if (returned instanceof Promise && !sub.read && sub._held === undefined) {
+    if (!sub.read && sub._held === undefined) {
       sub._held = []
       // a handler that is done and never read: what comes is dropped, as
       // in 2.0.6, and nothing is kept for a reader that will not come

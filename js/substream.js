@@ -6,7 +6,7 @@
 // The protocol state (is it open, has each side ended, when it is finished)
 // lives in the C core under `_slot`; `readEnd` and `writeEnd` are the values
 // the user sees, set when the core reports the transitions.
-const { flat, toError, closedread } = require('./util')
+const { flat, toError, closedread, parentEnded } = require('./util')
 
 // _state packs the core's slot (-1 once released) with the two ends, so
 // that a million open substreams cost 16 bytes less each: bit 0 readEnd
@@ -67,7 +67,7 @@ class Substream {
   _endRead (err) {
     this.readEnd = true
     if (err && err !== true) this._readError = err
-    else if (!err && this._ps && this._ps._destroyed) this._readError = new Error('unexpected end of parent stream')
+    else if (!err && this._ps && this._ps._destroyed) this._readError = parentEnded()
   }
 
   get _slot () {
@@ -161,9 +161,9 @@ class Substream {
         if (end) return
         // the end, also one that carries no value: the peer's is always
         // truthy, so that is a destroy(), of this substream (done) or of
-        // the session (cut short)
+        // the session (cut short: _endRead has kept that as the error)
         if (err || this.readEnd) {
-          end = err || (this._ps && this._ps._destroyed ? new Error('unexpected end of parent stream') : true)
+          end = err || this._readError || true
           settleWaiting()
         } else if (waiting.length) {
           const resolve = waiting[0]

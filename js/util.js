@@ -33,6 +33,10 @@ function toError (err) {
   return e
 }
 
+// What pending requests and open substreams hear when the session ends
+// without a reason (packet-stream 2.0.6's words).
+const parentEnded = () => new Error('unexpected end of parent stream')
+
 // Marks an error that refused one outgoing packet before anything of it was
 // framed (its value cannot be encoded, or is over maxFrame): the session
 // goes on, and the caller hears it.
@@ -86,9 +90,9 @@ function report (err) {
 function amountOption (opts, name, fallback, unit) {
   const value = opts && opts[name] !== undefined ? opts[name] : fallback
   if (typeof value !== 'number' || !(value >= 0)) {
-    throw new RangeError(`packet-stream-wasm: ${name} must be a number of ${unit} from 0 up, not ${String(value)}`)
+    throw new RangeError(`packet-stream-wasm: ${name} must be a number of ${unit} from 0 up, not ${text(value)}`)
   }
   return value
 }
 
-module.exports = { flat, toError, closedread, debug, later, report, REFUSED, isRefusal, amountOption, text }
+module.exports = { flat, toError, closedread, debug, later, report, REFUSED, isRefusal, amountOption, text, parentEnded }
