@@ -59,7 +59,8 @@ declare namespace packets {
     end (err?: any): void
     destroy (err?: any): void
     /** reads the peer's data (takes over `read`, and what arrived before); an error end, or the
-     *  session's end, is thrown once; leaving early ends the substream; taken after the end, it is
+     *  session's end, is thrown once; leaving early ends our side and drops what the peer still
+     *  sends until its end (a close() waits for that end); taken after the end, it is
      *  done at once (or throws the error that ended it); a second one while one reads throws */
     [Symbol.asyncIterator] (): AsyncIterator<any>
   }

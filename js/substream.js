@@ -20,6 +20,8 @@ const SLOT_SHIFT = 2
 const ITERATING = Symbol('packet-stream-wasm: iterating')
 // An iterator's queue drops the values it has handed out from this many on.
 const COMPACT_FROM = 1024
+// The read of a substream whose iterator was left early.
+function dropped () {}
 class Substream {
   constructor (id, ps, slot) {
     this.id = id
@@ -133,7 +135,8 @@ class Substream {
   // Reads what the peer sends as an async iterator (this takes over
   // `read`): values until the peer's end; an error end is thrown (once),
   // and so is the end of the session (as its pending requests hear it: the
-  // data may be cut short). Leaving the loop early ends the substream.
+  // data may be cut short). Leaving the loop early ends our side (see
+  // return() below).
   // next() may be called again before the last one settled; an iterator
   // taken after the end is done at once (or throws the error that ended
   // it); one taken while another is still reading throws a TypeError.
@@ -156,8 +159,9 @@ class Substream {
       const calls = waiting.splice(0)
       for (let i = 0; i < calls.length; i += 2) over().then(calls[i], calls[i + 1])
     }
+    let read = null
     if (!end) {
-      const read = (data, err) => {
+      read = (data, err) => {
         if (end) return
         // the end, also one that carries no value: the peer's is always
         // truthy, so that is a destroy(), of this substream (done) or of
@@ -194,8 +198,16 @@ class Substream {
     }
     return {
       next,
+      // Leaving early ends our side as end() does, and drops what the peer
+      // still sends until its end, which finishes the substream: a close()
+      // waits for it as for any open substream, so that the peer can end
+      // cleanly before the goodbye (a destroy would forget the substream,
+      // and the goodbye could then cut the peer's handler short)
       return: () => {
-        if (!end) this.destroy(true)
+        if (!end) {
+          if (this.read === read) this.read = dropped
+          if (!this.writeEnd) this.end()
+        }
         end = true
         queue.length = head = 0
         settleWaiting()

@@ -426,7 +426,7 @@ class Side {
       for await (const x of entry.sub) {
         onValue(x)
         if (++n > breakAfter) {
-          entry.ended = true // leaving the loop ends the substream
+          entry.ended = true // leaving the loop ends our side
           break
         }
       }

@@ -6,7 +6,7 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const packets = require('..')
-const { withTimeout, sleep } = require('./helpers/wait')
+const { withTimeout, sleep, deferred } = require('./helpers/wait')
 
 // a and b wired to each other; b serves requests and substreams.
 function pair (bOpts = {}) {
@@ -327,22 +327,71 @@ test('async iteration: an iterator taken after the end is done at once, or throw
   assert.equal(gone.error.message, 'session gone')
 })
 
-test('async iteration: leaving the loop early ends the substream, and a pending next() is done', async () => {
+test('async iteration: leaving the loop early ends our side, a pending next() is done, and what the peer still sends is dropped quietly until its end', async (t) => {
   let peer
   let peerEnd = null
-  const { sub } = substream((s) => {
+  const { a, sub } = substream((s) => {
     peer = s
     s.read = (data, end) => { if (end) peerEnd = end }
   })
+  const logged = []
+  t.mock.method(console, 'error', (...args) => logged.push(args))
   const it = sub[Symbol.asyncIterator]()
   peer.write(1)
   assert.deepEqual(await it.next(), { value: 1, done: false })
   const pending = it.next()
   assert.deepEqual(await it.return(), { value: undefined, done: true })
   assert.deepEqual(await withTimeout(pending, 2000, 'the pending next()'), { value: undefined, done: true })
-  assert.equal(peerEnd, true)
-  assert.equal(sub.readEnd, true)
+  assert.equal(peerEnd, true, 'the peer heard our end')
   assert.equal(sub.writeEnd, true)
+  assert.equal(sub.readEnd, null, 'open until the peer ends')
+  // the session waits for the peer's end before it closes
+  let closed = null
+  a.close((err) => { closed = { err } })
+  peer.write(2)
+  assert.equal(closed, null)
+  assert.deepEqual(await it.next(), { value: undefined, done: true }, 'nothing more comes out of the loop that was left')
+  peer.end()
+  assert.equal(sub.readEnd, true)
+  // (wired synchronously, the goodbye reaches the peer inside its end(),
+  // before its substream is done, so that the close is not clean, as in
+  // 2.0.6; the next test shows it clean over a socket)
+  assert.notEqual(closed, null, 'closed once the peer ended')
+  assert.deepEqual(logged, [], 'nothing is logged for what was dropped')
+})
+
+test('async iteration: leaving the loop early and then closing is clean on both sides over a socket, with an async handler at the peer', async () => {
+  const net = require('node:net')
+  const serverClosed = deferred()
+  const handlerDone = deferred()
+  const server = net.createServer((socket) => {
+    packets.connectStream(socket, {
+      async stream (s) {
+        const seen = []
+        for await (const x of s) { seen.push(x); s.write(x) }
+        s.end()
+        handlerDone.resolve(seen)
+      },
+      close: (err) => serverClosed.resolve(err)
+    })
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  try {
+    const ps = packets.connectStream(net.connect(server.address().port, '127.0.0.1'))
+    const s = ps.stream()
+    s.write('x')
+    s.write('y')
+    const got = []
+    for await (const v of s) { got.push(v); break }
+    assert.deepEqual(got, ['x'])
+    const clientClosed = await withTimeout(new Promise((resolve) => ps.close(resolve)), 5000, 'the client closing')
+    assert.ok(!clientClosed, `the client closed cleanly: ${clientClosed}`)
+    assert.deepEqual(await withTimeout(handlerDone.promise, 5000, 'the handler'), ['x', 'y'])
+    const err = await withTimeout(serverClosed.promise, 5000, 'the server session closing')
+    assert.ok(!err, `the server session closed cleanly: ${err && err.message}`)
+  } finally {
+    server.close()
+  }
 })
 
 test('async handlers: a rejection without a reason is an error; a thenable that is not a promise is left alone, as in 2.0.6', async () => {

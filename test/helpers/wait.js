@@ -22,4 +22,13 @@ function deferred () {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 const tick = () => new Promise((resolve) => setImmediate(resolve))
 
-module.exports = { withTimeout, deferred, sleep, tick }
+// Resolves once |condition()| is true, checked every turn; rejects after |ms|.
+async function until (condition, ms, what) {
+  const deadline = Date.now() + ms
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms: ${what}`)
+    await tick()
+  }
+}
+
+module.exports = { withTimeout, deferred, sleep, tick, until }

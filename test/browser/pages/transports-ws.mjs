@@ -80,7 +80,7 @@ async function talk () {
   sub.end()
   r.sub = []
   for await (const x of sub) r.sub.push(x instanceof Uint8Array ? bytes(x) : x)
-  // leaving the loop early ends it
+  // leaving the loop early ends our side; the server's end finishes it
   const sub2 = ps.stream()
   for (let i = 0; i < 5; i++) sub2.write(i)
   r.subBreak = []
@@ -88,7 +88,9 @@ async function talk () {
     r.subBreak.push(x)
     if (r.subBreak.length === 2) break
   }
-  r.subBreakEnds = { readEnd: sub2.readEnd, writeEnd: sub2.writeEnd }
+  r.subBreakEnds = { writeEnd: sub2.writeEnd }
+  for (const until = Date.now() + 5000; !sub2.readEnd && Date.now() < until;) await new Promise((resolve) => setTimeout(resolve, 1))
+  r.subBreakEnds.readEnd = sub2.readEnd
   // the server asks the page: requests, an error, binary, a substream
   r.serverAsks = await timeout(ps.request('server-asks'), 10000, 'server-asks')
   // a graceful close
