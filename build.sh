@@ -8,7 +8,7 @@
 #                         peer of examples/c/), js/constants.js
 #   ./build.sh test-c     the C tests under ASan+UBSan with gcc and clang, then valgrind
 #   ./build.sh wasm       build/ps.wasm, js/wasm-bytes.js (the module, embedded),
-#                         js/browser.mjs (the ES module bundle)
+#                         js/browser.mjs (the ES module bundle), js/codec.browser.mjs
 #   ./build.sh fuzz [s]   the libFuzzer target for s seconds (default 60)
 #   ./build.sh setup      npm packages when missing or stale, native, wasm
 #   ./build.sh test       every test: C (both compilers, valgrind), the fuzzer
@@ -235,6 +235,6 @@ case "${1:-all}" in
   fuzz) fuzz "${2:-60}" ;;
   setup) setup ;;
   test) run_tests ;;
-  clean) rm -rf "$OUT" js/constants.js js/wasm-bytes.js js/browser.mjs ;;
+  clean) rm -rf "$OUT" js/constants.js js/wasm-bytes.js js/browser.mjs js/codec.browser.mjs ;;
   *) echo "usage: $0 [all|native|test-c|wasm|fuzz [seconds]|setup|test|clean]" >&2; exit 2 ;;
 esac

@@ -3,7 +3,7 @@
 // used through require and import, with no C toolchain on the PATH.
 const test = require('node:test')
 const assert = require('node:assert/strict')
-const { execFileSync } = require('node:child_process')
+const { execFileSync, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
@@ -44,7 +44,40 @@ test('npm pack, install, require and import without a toolchain', () => {
         console.log(Object.keys(m).sort().join(), before, m.debug)`], { cwd: app, env }).toString().trim()
       assert.equal(names, 'PacketStream,codec,connectPort,connectStream,connectWebSocket,debug,default,errors,ready false true', entry)
     }
-    for (const f of ['package/js/codec.d.ts', 'package/js/browser.d.mts']) assert.ok(files.includes(f), `${f} is in the tarball`)
+    for (const f of ['package/js/codec.d.ts', 'package/js/browser.d.mts', 'package/js/codec.mjs', 'package/js/codec.browser.mjs', 'package/LICENSE']) {
+      assert.ok(files.includes(f), `${f} is in the tarball`)
+    }
+    assert.ok(!files.includes('browser-entry') && !files.includes('gen-'), 'no build-time script is in the tarball')
+    // the codec subpath: named exports as ES module; the main entry's codec
+    // in Node, the bundle's in browsers (one core when a page loads both)
+    const codecNames = execFileSync('node', ['--input-type=module', '-e', `import codec, * as m from 'packet-stream-wasm/codec'
+      import packets from 'packet-stream-wasm'
+      import { createRequire } from 'node:module'
+      const required = createRequire(import.meta.url)('packet-stream-wasm/codec')
+      const bundled = await import('./node_modules/packet-stream-wasm/js/codec.browser.mjs')
+      const { default: bundle } = await import('packet-stream-wasm/browser')
+      const names = Object.keys(required).sort().join()
+      console.log(codec === packets.codec, required === codec, bundled.default === bundle.codec,
+        Object.keys(m).filter((n) => n !== 'default').sort().join() === names,
+        Object.keys(bundled).filter((n) => n !== 'default').sort().join() === names,
+        m.encodePackets === codec.encodePackets, bundled.Framer === bundle.codec.Framer)`], { cwd: app, env }).toString().trim()
+    assert.equal(codecNames, 'true true true true true true true')
+    // the types of every entry, also under the module resolution of
+    // `module: commonjs` (node10, which knows no "exports": typesVersions)
+    fs.writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: { strict: true, noEmit: true, types: [], module: 'commonjs', esModuleInterop: true, target: 'es2022', lib: ['es2022', 'dom'] },
+      files: ['use.ts']
+    }))
+    fs.writeFileSync(path.join(app, 'use.ts'), `import packets = require('packet-stream-wasm')
+import codec = require('packet-stream-wasm/codec')
+import * as browser from 'packet-stream-wasm/browser'
+const bytes: Uint8Array = codec.encodePackets([{ req: 1, value: 'x' }])
+const ps: ReturnType<typeof browser.default> = packets({})
+// @ts-expect-error not part of the codec
+codec.nope()
+`)
+    const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', app], { cwd: app, encoding: 'utf8' })
+    assert.equal(tsc.status, 0, tsc.stdout + tsc.stderr)
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
   }

@@ -1,0 +1,7 @@
+// packet-stream-wasm/codec as an ES module in Node: the codec of the main
+// entry (one core for both), its parts as named exports. js/gen-bundle.js
+// writes js/codec.browser.mjs from this file, on the browser bundle.
+import { codec } from './index.mjs'
+
+export default codec
+export const { encode, decode, encodePackets, decodePackets, encodePair, decodeHead, decodeBody, Framer, GOODBYE } = codec
