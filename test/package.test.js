@@ -78,6 +78,13 @@ codec.nope()
 `)
     const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', app], { cwd: app, encoding: 'utf8' })
     assert.equal(tsc.status, 0, tsc.stdout + tsc.stderr)
+    // the C library from the package's sources, as the README says
+    const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8').replace(/\s*\n\s*/g, ' ')
+    const cBuild = readme.match(/the library is `(cc [^`]+)`/)
+    assert.ok(cBuild, 'the README gives the command that builds the C library from the package')
+    const pkg = path.join(app, 'node_modules', 'packet-stream-wasm')
+    execFileSync('bash', ['-c', cBuild[1]], { cwd: pkg, stdio: 'pipe' })
+    assert.ok(fs.statSync(path.join(pkg, 'libps.a')).size > 10000)
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
   }
