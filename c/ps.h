@@ -19,7 +19,9 @@
  * the host can use to index an array of its own callbacks and objects. A slot
  * is valid from the event or command that hands it out until the event that
  * carries PS_EVF_RELEASED for it (or the command that releases it), after
- * which the core may hand the number out again.
+ * which the core may hand the number out again; but never while an event
+ * that names it waits to be polled. (A command may release a substream whose
+ * peer's end waits: that event still names it, once, after the release.)
  *
  * Wire format (packet-stream-codec): a 9-byte header, flags (bit 3 stream,
  * bit 2 end/error, bits 0-1 body type), body length (uint32 big-endian),
@@ -156,8 +158,11 @@ int ps_is_fatal(int32_t code);
  * may be NULL for the defaults and malloc/free. |hash_seed| randomises the id
  * table so that a peer cannot choose ids that collide; pass random bits.
  *
- * Returns 0, or PS_ERR_INVALID_ARGUMENT (bad mode, a limit of 0) or
- * PS_ERR_NOMEM.
+ * Returns 0, or PS_ERR_INVALID_ARGUMENT (|out| NULL, a bad mode, unknown
+ * option bits, allocator hooks with a NULL function, a limit of 0,
+ * max_frame or max_outbuf over PS_MAX_BYTES, or 2 * (max_requests +
+ * max_streams) over PS_MAX_SLOTS: both directions of both kinds must fit
+ * the slot numbers) or PS_ERR_NOMEM.
  */
 int32_t ps_session_new(ps_session **out, uint32_t mode, uint32_t options,
                        const ps_limits *limits, const ps_mem *mem,
@@ -179,9 +184,10 @@ void ps_session_del(ps_session *s);
  * Returns the number of bytes consumed (after goodbye or once the session
  * ended, the rest is consumed and ignored), or a fatal code: PS_ERR_BAD_TYPE,
  * PS_ERR_PEER_FRAME_TOO_LARGE, PS_ERR_PEER_REQUEST_LIMIT,
- * PS_ERR_PEER_STREAM_LIMIT, PS_ERR_OUTBUF_LIMIT, PS_ERR_NOMEM or an earlier
- * fatal code; PS_ERR_WRONG_MODE in packet mode; PS_ERR_EVENT_PENDING (not
- * fatal, see above).
+ * PS_ERR_PEER_STREAM_LIMIT, PS_ERR_NOMEM or an earlier fatal code (such as
+ * PS_ERR_OUTBUF_LIMIT of a command); PS_ERR_WRONG_MODE in packet mode;
+ * PS_ERR_INVALID_ARGUMENT for |in| NULL with a length; PS_ERR_EVENT_PENDING
+ * (not fatal, see above).
  */
 int32_t ps_session_recv(ps_session *s, const uint8_t *in, uint32_t len);
 
@@ -279,8 +285,12 @@ uint32_t ps_session_find(ps_session *s, int32_t id);
  * and the host sends the packet itself, using the request number the command
  * returns. Unless said otherwise they return a request number or 0 on
  * success, or one of PS_ERR_INVALID_ARGUMENT, PS_ERR_FRAME_TOO_LARGE,
- * PS_ERR_CLOSED (the session has closed; nothing was sent), or a fatal code
- * (PS_ERR_OUTBUF_LIMIT, PS_ERR_NOMEM, an earlier fatal code).
+ * PS_ERR_CLOSED (nothing was sent: the session has closed, or in wire mode
+ * it has ended, by a destroy or the transport's end, as the transport is
+ * going; in packet mode the host may still send until PS_EV_CLOSED, as
+ * packet-stream does, and with PS_OPT_COMPAT on substreams reported
+ * aborted), or a fatal code (PS_ERR_OUTBUF_LIMIT, PS_ERR_NOMEM, an earlier
+ * fatal code).
  */
 
 /* ps_message sends a message (request number 0). Also
@@ -430,7 +440,10 @@ int32_t ps_framer_put_int(ps_framer *f, uint32_t flags, int32_t req,
 int32_t ps_framer_header(ps_framer *f, uint32_t flags, uint32_t type,
                          int32_t req, uint32_t len);
 
-/* ps_framer_goodbye frames the goodbye header. Returns 0 or PS_ERR_NOMEM. */
+/* ps_framer_goodbye frames the goodbye header, which may take the output
+   past max_outbuf by its own 9 bytes (so that a close can say goodbye on a
+   backed-up transport). Returns 0, PS_ERR_OUTBUF_LIMIT when what waits is
+   over max_outbuf already, or PS_ERR_NOMEM. */
 int32_t ps_framer_goodbye(ps_framer *f);
 
 /* ps_framer_body, ps_framer_send, ps_framer_pending: as the ps_session_

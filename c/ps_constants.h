@@ -13,8 +13,12 @@
  * Error codes. 0 is success. The -5xx band is recoverable: the call was
  * refused and the session is unchanged. Codes at or below -900 are fatal:
  * the session has been destroyed (its pending requests and substreams are
- * reported aborted through ps_session_poll) and every later input or command
- * returns the same code.
+ * reported aborted through ps_session_poll) and every later input
+ * (ps_session_recv, ps_session_recv_packet) or command that would send
+ * returns the same code. Ending calls have nothing left to do and return as
+ * they would on a destroyed session (ps_session_close, ps_session_destroy,
+ * ps_session_recv_end: 0; ps_stream_release: PS_ERR_UNKNOWN_SLOT once the
+ * substream has been reported aborted).
  */
 #define PS_ERRORS(X)                                                         \
   X(OK, 0, "success")                                                        \

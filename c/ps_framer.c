@@ -99,6 +99,8 @@ int32_t ps_framer_header(ps_framer *f, uint32_t flags, uint32_t type,
 }
 
 int32_t ps_framer_goodbye(ps_framer *f) {
+  if (ps_encoder_pending(&f->encoder) > f->limits.max_outbuf)
+    return PS_ERR_OUTBUF_LIMIT;
   return ps_encoder_goodbye(&f->encoder, &f->alloc);
 }
 

@@ -36,6 +36,9 @@ struct ps_session {
 
   int has_event; /* the event of the last packet, not yet polled */
   ps_event event;
+  /* a slot that the waiting event names and that is released already: its
+     number is handed out again only once the event has been */
+  uint32_t held_slot;
 };
 
 static const char *const no_handler_body =
@@ -101,6 +104,7 @@ int32_t ps_session_new(ps_session **out, uint32_t mode, uint32_t options,
   s->options = options;
   s->next_id = 1;
   s->aborting_slot = PS_NO_SLOT;
+  s->held_slot = PS_NO_SLOT;
   ps_table_init(&s->table, hash_seed);
   ps_decoder_init(&s->decoder);
   *out = s;
@@ -269,6 +273,33 @@ static int32_t abort_error(const ps_session *s) {
   return s->end_error ? s->end_error : PS_ERR_UNEXPECTED_END;
 }
 
+/* Releases |slot|, which the event being recorded or waiting to be polled
+   names: the number is kept until that event is handed to the host, so that
+   a command issued between an input and its poll is not given the slot the
+   host is about to hear about. */
+static void hold_slot(ps_session *s, uint32_t slot) {
+  ps_table_unlink(&s->table, slot);
+  s->held_slot = slot;
+}
+
+/* Releases |slot| for a command. */
+static void release_slot(ps_session *s, uint32_t slot) {
+  if (slot == s->aborting_slot) s->aborting_slot = PS_NO_SLOT;
+  if (s->has_event && s->event.slot == slot)
+    hold_slot(s, slot);
+  else
+    ps_table_remove(&s->table, slot);
+}
+
+/* The waiting event has been handed to the host. */
+static void event_taken(ps_session *s) {
+  s->has_event = 0;
+  if (s->held_slot != PS_NO_SLOT) {
+    ps_table_recycle(&s->table, s->held_slot);
+    s->held_slot = PS_NO_SLOT;
+  }
+}
+
 /* The next substream of |kind| to abort, marked so that poll releases it. */
 static int abort_stream(ps_session *s, uint32_t kind, ps_event *ev) {
   uint32_t slot = PS_TABLE_LIST(&s->table, kind)->head;
@@ -308,7 +339,7 @@ int32_t ps_session_poll(ps_session *s, ps_event *ev) {
   }
   if (s->has_event) {
     *ev = s->event;
-    s->has_event = 0;
+    event_taken(s);
     return 1;
   }
   if (s->error_pending) {
@@ -355,7 +386,7 @@ static int32_t stream_input(ps_session *s, uint32_t slot, uint32_t flags,
   }
   rec->flags |= PS_SLOT_READ_END;
   if (rec->flags & PS_SLOT_WRITE_END) {
-    ps_table_remove(&s->table, slot);
+    hold_slot(s, slot);
     evflags |= PS_EVF_RELEASED;
   }
   s->event.flags |= evflags;
@@ -385,7 +416,7 @@ static int32_t packet_input(ps_session *s, int32_t req, uint32_t flags) {
     if (req < 0) { /* the answer to one of our requests */
       slot = ps_table_find(&s->table, -req);
       if (slot != PS_NO_SLOT && s->table.slots[slot].kind == PS_KIND_REQ_OUT) {
-        ps_table_remove(&s->table, slot);
+        hold_slot(s, slot);
         ev->flags |= PS_EVF_RELEASED;
         type = PS_EV_RESPONSE;
       } else {
@@ -468,7 +499,7 @@ int32_t ps_session_recv_packet(ps_session *s, int32_t req, uint32_t flags) {
   int32_t rv;
   if (s->mode != PS_MODE_PACKET) return PS_ERR_WRONG_MODE;
   if (s->fatal) return s->fatal;
-  s->has_event = 0;
+  event_taken(s);
   if (!accepting(s)) return more_events(s) ? PS_PACK_MORE : PS_EV_NONE;
   /* The common cases without the general path: data on an open
      substream, a request, the response to one of ours. Nothing else can be
@@ -502,7 +533,7 @@ int32_t ps_session_recv_packet(ps_session *s, int32_t req, uint32_t flags) {
   }
   rv = packet_input(s, req, flags);
   if (rv < 0) return rv;
-  s->has_event = 0; /* handed out right here instead of by poll */
+  event_taken(s); /* handed out right here instead of by poll */
   rv = s->event.type | (int32_t)(s->event.slot << PS_PACK_SLOT_SHIFT);
   if (s->event.flags & PS_EVF_OPENED) rv |= PS_PACK_OPENED;
   if (s->event.flags & PS_EVF_RELEASED) rv |= PS_PACK_RELEASED;
@@ -568,7 +599,7 @@ int32_t ps_respond(ps_session *s, uint32_t slot, uint32_t flags, uint32_t type,
   if (rv != PS_OK) return rv;
   rv = frame(s, flags & PS_FLAG_END, type, -rec->id, data, len);
   if (rv != PS_OK) return rv;
-  ps_table_remove(&s->table, slot);
+  release_slot(s, slot);
   return PS_OK;
 }
 
@@ -630,16 +661,12 @@ int32_t ps_stream_end(ps_session *s, uint32_t slot, uint32_t type,
   if (!(rec->flags & PS_SLOT_READ_END)) return 0;
   /* finished; in packet mode the host has yet to send the end, and what
      arrives meanwhile must still find the substream: it releases it */
-  if (s->mode == PS_MODE_WIRE) {
-    if (slot == s->aborting_slot) s->aborting_slot = PS_NO_SLOT;
-    ps_table_remove(&s->table, slot);
-  }
+  if (s->mode == PS_MODE_WIRE) release_slot(s, slot);
   return 1;
 }
 
 int32_t ps_stream_release(ps_session *s, uint32_t slot) {
   if (stream_slot(s, slot) == NULL) return PS_ERR_UNKNOWN_SLOT;
-  if (slot == s->aborting_slot) s->aborting_slot = PS_NO_SLOT;
-  ps_table_remove(&s->table, slot);
+  release_slot(s, slot);
   return PS_OK;
 }

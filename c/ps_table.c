@@ -149,7 +149,7 @@ static void map_remove(ps_table *t, uint32_t slot) {
   t->map_count--;
 }
 
-void ps_table_remove(ps_table *t, uint32_t slot) {
+void ps_table_unlink(ps_table *t, uint32_t slot) {
   ps_slot *rec = &t->slots[slot];
   ps_list *list = PS_TABLE_LIST(t, rec->kind);
   if (rec->kind != PS_KIND_REQ_IN) map_remove(t, slot);
@@ -164,8 +164,16 @@ void ps_table_remove(ps_table *t, uint32_t slot) {
   list->count--;
   rec->kind = PS_KIND_FREE;
   rec->flags = 0;
-  rec->next = t->free_head;
+}
+
+void ps_table_recycle(ps_table *t, uint32_t slot) {
+  t->slots[slot].next = t->free_head;
   t->free_head = slot;
+}
+
+void ps_table_remove(ps_table *t, uint32_t slot) {
+  ps_table_unlink(t, slot);
+  ps_table_recycle(t, slot);
 }
 
 ps_slot *ps_table_get(const ps_table *t, uint32_t slot) {

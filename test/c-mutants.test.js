@@ -57,7 +57,10 @@ const mutants = [
   ['ps_json.c', "if (c == '\\\\' && i < len) {", 'if (0) {'],
   ['ps_json.c', 'fr->len > max_body ||', ''],
   ['ps_json.c', 'if (bodies < 2) {', 'if (bodies < 1) {'],
-  ['ps_table.c', 'if (((j - home) & mask) >= ((j - i) & mask)) {', 'if (1) {']
+  ['ps_table.c', 'if (((j - home) & mask) >= ((j - i) & mask)) {', 'if (1) {'],
+  ['ps_session.c', 'static void hold_slot(ps_session *s, uint32_t slot) {\n  ps_table_unlink(&s->table, slot);\n  s->held_slot = slot;', 'static void hold_slot(ps_session *s, uint32_t slot) {\n  ps_table_remove(&s->table, slot);'],
+  ['ps_session.c', 'if (s->has_event && s->event.slot == slot)\n    hold_slot', 'if (0)\n    hold_slot'],
+  ['ps_framer.c', 'if (ps_encoder_pending(&f->encoder) > f->limits.max_outbuf)\n    return PS_ERR_OUTBUF_LIMIT;', '']
 ]
 
 function replaceNth (text, from, to, nth = 0) {

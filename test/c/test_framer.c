@@ -328,12 +328,33 @@ static void put_int(void) {
   ps_framer_del(f);
 }
 
+/* The goodbye may go 9 bytes past max_outbuf, so that a backed-up close can
+   still say it, but a host that is not taking the output cannot make it
+   grow: once over the limit the goodbye is refused too. */
+static void goodbye_within_outbuf(void) {
+  ps_framer *f = new_framer(0, 18);
+  const uint8_t *p;
+  int i, refused = 0;
+  for (i = 0; i < 100; i++) {
+    int32_t rv = ps_framer_goodbye(f);
+    CHECK(rv == 0 || rv == PS_ERR_OUTBUF_LIMIT);
+    if (rv == PS_ERR_OUTBUF_LIMIT) refused++;
+  }
+  CHECK_INT(refused, 97);
+  CHECK_INT(ps_framer_pending(f), 27);
+  CHECK_INT(ps_framer_send(f, &p), 27);
+  CHECK_INT(ps_framer_goodbye(f), 0);
+  CHECK_INT(ps_framer_pending(f), 9);
+  ps_framer_del(f);
+}
+
 void suite_framer(void) {
   RUN(put_int);
   RUN(trim_after_take);
   RUN(header_for_body_beside);
   RUN(roundtrip_every_chunking);
   RUN(after_goodbye_ignored);
+  RUN(goodbye_within_outbuf);
   RUN(error_after_good_frames);
   RUN(put_limits);
   RUN(byte_limits);

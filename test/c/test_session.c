@@ -763,6 +763,66 @@ static void packet_mode_finishing(void) {
 }
 
 /* After a fatal error every input and command returns it. */
+/* A slot released by an input is not handed out again before the event
+   that says so has been polled, nor is one that a command releases while
+   the waiting event names it: a command between a recv and its poll must
+   not be given the number that the host is about to hear about. */
+static void slots_held_until_polled(void) {
+  ps_session *s = new_session(PS_MODE_WIRE, 0);
+  ps_event ev;
+  uint32_t a, b, st, st2;
+  int32_t id, id2, sid;
+  const uint8_t *p;
+  /* the answer to request a waits; a new request gets another slot */
+  id = ps_request(s, PS_TYPE_JSON, T("1"), &a);
+  CHECK(id > 0);
+  CHECK(ps_session_send(s, &p) > 0);
+  recv_text(s, 0, PS_TYPE_JSON, -id, "2");
+  id2 = ps_request(s, PS_TYPE_JSON, T("3"), &b);
+  CHECK(id2 > 0);
+  CHECK(b != a);
+  ev = EXPECT(s, RESPONSE);
+  CHECK_INT(ev.slot, a);
+  CHECK(ev.flags & PS_EVF_RELEASED);
+  /* once polled the number comes back; b is still request id2 */
+  CHECK_INT(ps_session_find(s, id2), b);
+  recv_text(s, 0, PS_TYPE_JSON, -id2, "4");
+  ev = EXPECT(s, RESPONSE);
+  CHECK_INT(ev.slot, b);
+  CHECK_INT(ev.req, -id2);
+  /* a substream finished by the peer's end, which waits: the same */
+  sid = ps_stream_open(s, &st);
+  CHECK(sid > 0);
+  CHECK_INT(ps_stream_end(s, st, PS_TYPE_JSON, T("true")), 0);
+  recv_text(s, PS_FLAG_STREAM | PS_FLAG_END, PS_TYPE_JSON, -sid, "true");
+  CHECK(ps_stream_open(s, &st2) > 0);
+  CHECK(st2 != st);
+  ev = EXPECT(s, STREAM_END);
+  CHECK_INT(ev.slot, st);
+  CHECK(ev.flags & PS_EVF_RELEASED);
+  CHECK_INT(ps_stream_release(s, st2), 0);
+  /* our end releases a substream whose peer's end waits to be polled: the
+     event still names it, and the number is not reused before the poll */
+  sid = ps_stream_open(s, &st);
+  CHECK(sid > 0);
+  CHECK_INT(ps_stream_write(s, st, PS_TYPE_JSON, T("1")), 0);
+  recv_text(s, PS_FLAG_STREAM | PS_FLAG_END, PS_TYPE_JSON, -sid, "true");
+  CHECK_INT(ps_stream_end(s, st, PS_TYPE_JSON, T("true")), 1);
+  CHECK_INT(ps_stream_write(s, st, PS_TYPE_JSON, T("1")), PS_ERR_UNKNOWN_SLOT);
+  CHECK(ps_stream_open(s, &st2) > 0);
+  CHECK(st2 != st);
+  CHECK(ps_request(s, PS_TYPE_JSON, T("5"), &b) > 0);
+  CHECK(b != st);
+  ev = EXPECT(s, STREAM_END);
+  CHECK_INT(ev.slot, st);
+  CHECK_INT(ev.req, -sid);
+  EXPECT_NONE(s);
+  /* and after the poll it is handed out again */
+  CHECK(ps_stream_open(s, &st2) > 0);
+  CHECK_INT(st2, st);
+  ps_session_del(s);
+}
+
 static void fatal_is_sticky(void) {
   ps_session *s = new_session(PS_MODE_WIRE, 0);
   uint8_t buf[32];
@@ -823,6 +883,7 @@ void suite_session(void) {
   RUN(body_in_place_framing);
   RUN(packet_mode);
   RUN(packet_mode_finishing);
+  RUN(slots_held_until_polled);
   RUN(fatal_is_sticky);
   RUN(memory_per_open);
 }
