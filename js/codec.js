@@ -108,7 +108,13 @@ function encode (limits) {
       reading = true
       read(null, (end, msg) => {
         onread(end, msg)
-        if (!sync) later()
+        if (sync) return
+        // the goodbye, or the end, is handed over now, as the reference
+        // hands over every packet: the code that ended the session may
+        // close the transport next (muxrpc aborts the decoding side, which
+        // destroys a socket), and what a microtask hands over then is lost
+        if (end || msg === GOODBYE) pump()
+        else later()
       })
       sync = false
     }

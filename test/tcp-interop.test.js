@@ -555,3 +555,43 @@ for (const dir of directions) {
     }
   })
 }
+
+// A server that answers and closes in the same turn: muxrpc's end aborts
+// the decoding side, which destroys the socket at once, so the answer and
+// the goodbye must have been handed to it before (the reference's encoder
+// hands over every packet as it comes; ours hands over the last at once).
+const pairs = [['ours', 'ours'], ['ours', 'ref'], ['ref', 'ours']]
+for (const [server, client] of pairs) {
+  const name = (side) => (side === 'ours' ? 'our' : 'a reference')
+  test(`muxrpc@8.0.0: ${name(server)} server that answers and closes in one turn, ${name(client)} client: the answer and the goodbye arrive`, { timeout: 20000 }, async () => {
+    const S = muxrpcs[server]
+    const C = muxrpcs[client]
+    const serverClosed = []
+    const srv = await listen((socket) => {
+      const rpc = S.muxrpc(null, manifest, {
+        hello (name, cb) {
+          cb(null, `hello, ${name}!`)
+          rpc.close((err) => serverClosed.push(err))
+        }
+      }, null, S.codec)
+      pull(rpc.stream, toPull.duplex(socket), rpc.stream)
+    })
+    try {
+      const socket = net.connect(srv.port, '127.0.0.1')
+      socket.on('error', () => {})
+      const received = []
+      socket.on('data', (chunk) => received.push(chunk))
+      const socketClosed = closeOf(socket)
+      await withTimeout(once(socket, 'connect'), 5000, 'connect')
+      const client = C.muxrpc(manifest, null, null, null, C.codec)
+      pull(client.stream, toPull.duplex(socket), client.stream)
+      assert.equal(await call((cb) => client.hello('world', cb), 'hello'), 'hello, world!')
+      await withTimeout(socketClosed, 5000, 'the socket to close')
+      const bytes = Buffer.concat(received)
+      assert.deepEqual([...bytes.subarray(bytes.length - 9)], new Array(9).fill(0), 'the goodbye came last')
+      assert.deepEqual(serverClosed, [undefined])
+    } finally {
+      await srv.close()
+    }
+  })
+}
