@@ -99,7 +99,9 @@ int32_t ps_framer_header(ps_framer *f, uint32_t flags, uint32_t type,
 }
 
 int32_t ps_framer_goodbye(ps_framer *f) {
-  if (ps_encoder_pending(&f->encoder) > f->limits.max_outbuf)
+  /* what waits counts as in ps_encoder_frame: the bodies beside too */
+  if ((uint64_t)ps_encoder_pending(&f->encoder) + f->encoder.beside >
+      f->limits.max_outbuf)
     return PS_ERR_OUTBUF_LIMIT;
   return ps_encoder_goodbye(&f->encoder, &f->alloc);
 }

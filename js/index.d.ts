@@ -60,8 +60,9 @@ declare namespace packets {
     destroy (err?: any): void
     /** reads the peer's data (takes over `read`, and what arrived before); an error end, or the
      *  session's end, is thrown once; leaving early ends our side and drops what the peer still
-     *  sends until its end (a close() waits for that end); taken after the end, it is
-     *  done at once (or throws the error that ended it); a second one while one reads throws */
+     *  sends until its end (a close() waits for that end), and what is written after; taken after
+     *  the end or a loop left early, it is done at once (or throws the error that ended it); a
+     *  second one while one reads throws */
     [Symbol.asyncIterator] (): AsyncIterator<any>
   }
 

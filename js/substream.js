@@ -20,8 +20,11 @@ const SLOT_SHIFT = 2
 const ITERATING = Symbol('packet-stream-wasm: iterating')
 // An iterator's queue drops the values it has handed out from this many on.
 const COMPACT_FROM = 1024
-// The read of a substream whose iterator was left early.
+// The read and the write of a substream whose async iterator was left
+// early: our side has ended; what the peer still sends and what is written
+// here are dropped (as after a destroy), until the peer's end finishes it.
 function dropped () {}
+function writeAfterLeaving () {}
 class Substream {
   constructor (id, ps, slot) {
     this.id = id
@@ -147,7 +150,8 @@ class Substream {
     const queue = this._held || [] // what came before is read first
     this._held = undefined
     let head = 0
-    let end = this.readEnd ? this._readError || true : null // true, or what to throw
+    // true, or what to throw: after the end, or once a loop was left
+    let end = this.readEnd || this.write === writeAfterLeaving ? this._readError || true : null
     const waiting = [] // next() calls not yet settled: [resolve, reject, ...]
     const over = () => {
       if (end === true) return Promise.resolve({ value: undefined, done: true })
@@ -204,9 +208,11 @@ class Substream {
       // cleanly before the goodbye (a destroy would forget the substream,
       // and the goodbye could then cut the peer's handler short)
       return: () => {
-        if (!end) {
+        if (this.write !== writeAfterLeaving) {
           if (this.read === read) this.read = dropped
+          // also when the peer's end has come and values were still queued
           if (!this.writeEnd) this.end()
+          this.write = writeAfterLeaving
         }
         end = true
         queue.length = head = 0

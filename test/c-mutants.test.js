@@ -60,7 +60,8 @@ const mutants = [
   ['ps_table.c', 'if (((j - home) & mask) >= ((j - i) & mask)) {', 'if (1) {'],
   ['ps_session.c', 'static void hold_slot(ps_session *s, uint32_t slot) {\n  ps_table_unlink(&s->table, slot);\n  s->held_slot = slot;', 'static void hold_slot(ps_session *s, uint32_t slot) {\n  ps_table_remove(&s->table, slot);'],
   ['ps_session.c', 'if (s->has_event && s->event.slot == slot)\n    hold_slot', 'if (0)\n    hold_slot'],
-  ['ps_framer.c', 'if (ps_encoder_pending(&f->encoder) > f->limits.max_outbuf)\n    return PS_ERR_OUTBUF_LIMIT;', '']
+  ['ps_framer.c', 'if ((uint64_t)ps_encoder_pending(&f->encoder) + f->encoder.beside >\n      f->limits.max_outbuf)\n    return PS_ERR_OUTBUF_LIMIT;', ''],
+  ['ps_framer.c', ' + f->encoder.beside >', ' >']
 ]
 
 function replaceNth (text, from, to, nth = 0) {

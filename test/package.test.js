@@ -62,6 +62,26 @@ test('npm pack, install, require and import without a toolchain', () => {
         Object.keys(bundled).filter((n) => n !== 'default').sort().join() === names,
         m.encodePackets === codec.encodePackets, bundled.Framer === bundle.codec.Framer)`], { cwd: app, env }).toString().trim()
     assert.equal(codecNames, 'true true true true true true true')
+    // what a bundler for browsers picks (conditions browser, then require or
+    // import): callable entries, one core for the two subpaths either way
+    const pkgDir = path.join(app, 'node_modules', 'packet-stream-wasm')
+    const { exports } = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8'))
+    const pick = (subpath, conditions) => {
+      let target = exports[subpath]
+      while (typeof target === 'object') target = target[Object.keys(target).find((c) => conditions.includes(c))]
+      return path.join(pkgDir, target)
+    }
+    for (const how of ['require', 'import']) {
+      const conditions = ['browser', how, 'default']
+      const main = pick('.', conditions)
+      const codecFile = pick('./codec', conditions)
+      const load = how === 'require' ? (f) => `require(${JSON.stringify(f)})` : (f) => `(await import(${JSON.stringify(f)})).default`
+      const seen = execFileSync('node', ['--input-type=module', '-e', `import { createRequire } from 'node:module'
+        const require = createRequire(import.meta.url)
+        const packets = ${load(main)}; const codec = ${load(codecFile)}
+        console.log(typeof packets, typeof codec, codec === packets.codec)`], { cwd: app, env }).toString().trim()
+      assert.equal(seen, 'function function true', `browser + ${how}: ${path.relative(pkgDir, main)}, ${path.relative(pkgDir, codecFile)}`)
+    }
     // the types of every entry, also under the module resolution of
     // `module: commonjs` (node10, which knows no "exports": typesVersions)
     fs.writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify({

@@ -360,6 +360,60 @@ test('async iteration: leaving the loop early ends our side, a pending next() is
   assert.deepEqual(logged, [], 'nothing is logged for what was dropped')
 })
 
+test('async iteration: after leaving a loop, writes and ends are dropped, a new iterator is done at once; our side ends even when the peer\'s end was already queued; close() waits for the peer\'s end', async (t) => {
+  const logged = []
+  t.mock.method(console, 'error', (...args) => logged.push(args))
+  // writes and ends after leaving, and a second iterator
+  {
+    const heard = []
+    let peer
+    const { sub } = substream((s) => { peer = s; s.read = (data, end) => heard.push([data, end]) })
+    heard.length = 0
+    const it = sub[Symbol.asyncIterator]()
+    peer.write(1)
+    assert.deepEqual(await it.next(), { value: 1, done: false })
+    await it.return()
+    sub.write('after leaving')
+    sub.end()
+    peer.write(2)
+    assert.deepEqual(heard, [[null, true]], 'the peer heard our end once, and nothing after it')
+    assert.deepEqual(await sub[Symbol.asyncIterator]().next(), { value: undefined, done: true }, 'a new iterator is done at once')
+  }
+  // the peer's end already queued behind values: leaving still ends our side
+  {
+    let peer
+    const { a, sub } = substream((s) => { peer = s })
+    const it = sub[Symbol.asyncIterator]()
+    peer.write(1)
+    peer.write(2)
+    peer.end()
+    assert.deepEqual(await it.next(), { value: 1, done: false })
+    await it.return()
+    assert.equal(sub.writeEnd, true)
+    assert.equal(sub.readEnd, true)
+    const closed = await withTimeout(new Promise((resolve) => a.close(resolve)), 2000, 'close after leaving with the peer\'s end queued')
+    assert.ok(!closed)
+  }
+  // close() waits for the peer's end, however long, as for any open
+  // substream (ps.destroy() does not wait)
+  {
+    let peer
+    const { a, sub } = substream((s) => { peer = s })
+    const it = sub[Symbol.asyncIterator]()
+    peer.write(1)
+    assert.deepEqual(await it.next(), { value: 1, done: false })
+    await it.return()
+    let closed = null
+    a.close((err) => { closed = { err } })
+    peer.write(2)
+    await sleep(20)
+    assert.equal(closed, null, 'close waits for the peer\'s end')
+    peer.end()
+    assert.notEqual(closed, null)
+  }
+  assert.deepEqual(logged, [], 'nothing is logged')
+})
+
 test('async iteration: leaving the loop early and then closing is clean on both sides over a socket, with an async handler at the peer', async () => {
   const net = require('node:net')
   const serverClosed = deferred()

@@ -345,6 +345,11 @@ static void goodbye_within_outbuf(void) {
   CHECK_INT(ps_framer_send(f, &p), 27);
   CHECK_INT(ps_framer_goodbye(f), 0);
   CHECK_INT(ps_framer_pending(f), 9);
+  CHECK_INT(ps_framer_send(f, &p), 9);
+  /* a body that goes beside its header counts too */
+  CHECK_INT(ps_framer_header(f, PS_FLAG_STREAM, PS_TYPE_BINARY, 1, 9), 0);
+  CHECK_INT(ps_framer_goodbye(f), 0);
+  CHECK_INT(ps_framer_goodbye(f), PS_ERR_OUTBUF_LIMIT);
   ps_framer_del(f);
 }
 

@@ -762,7 +762,6 @@ static void packet_mode_finishing(void) {
   ps_session_del(s);
 }
 
-/* After a fatal error every input and command returns it. */
 /* A slot released by an input is not handed out again before the event
    that says so has been polled, nor is one that a command releases while
    the waiting event names it: a command between a recv and its poll must
@@ -823,6 +822,7 @@ static void slots_held_until_polled(void) {
   ps_session_del(s);
 }
 
+/* After a fatal error every input and command returns it. */
 static void fatal_is_sticky(void) {
   ps_session *s = new_session(PS_MODE_WIRE, 0);
   uint8_t buf[32];
