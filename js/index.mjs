@@ -1,5 +1,7 @@
-// The ES module entry for Node: the CommonJS build, so that `import` and
-// `require` in one process share one instance of the core.
+// The ES module entry for Node and for bundlers (browser condition): the
+// CommonJS build, so that `import` and `require` in one process or bundle
+// share one instance of the core. (Browsers without a bundler load the
+// single-file js/browser.mjs.)
 import packets from './index.js'
 
 export default packets

@@ -153,7 +153,11 @@ class Substream {
     // true, or what to throw: after the end, or once a loop was left
     let end = this.readEnd || this.write === writeAfterLeaving ? this._readError || true : null
     const waiting = [] // next() calls not yet settled: [resolve, reject, ...]
+    // the loop has heard the end (done, or the error): return() is then a
+    // loop finishing (Readable.from and try/finally call it), not leaving
+    let told = end !== null && queue.length === 0
     const over = () => {
+      told = true
       if (end === true) return Promise.resolve({ value: undefined, done: true })
       const err = end
       end = true
@@ -208,7 +212,7 @@ class Substream {
       // cleanly before the goodbye (a destroy would forget the substream,
       // and the goodbye could then cut the peer's handler short)
       return: () => {
-        if (this.write !== writeAfterLeaving) {
+        if (!told && this.write !== writeAfterLeaving) {
           if (this.read === read) this.read = dropped
           // also when the peer's end has come and values were still queued
           if (!this.writeEnd) this.end()

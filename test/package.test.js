@@ -63,7 +63,8 @@ test('npm pack, install, require and import without a toolchain', () => {
         m.encodePackets === codec.encodePackets, bundled.Framer === bundle.codec.Framer)`], { cwd: app, env }).toString().trim()
     assert.equal(codecNames, 'true true true true true true true')
     // what a bundler for browsers picks (conditions browser, then require or
-    // import): callable entries, one core for the two subpaths either way
+    // import): callable entries, and one instance, also of the core, for the
+    // two subpaths and both ways (an app may mix them)
     const pkgDir = path.join(app, 'node_modules', 'packet-stream-wasm')
     const { exports } = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8'))
     const pick = (subpath, conditions) => {
@@ -82,6 +83,13 @@ test('npm pack, install, require and import without a toolchain', () => {
         console.log(typeof packets, typeof codec, codec === packets.codec)`], { cwd: app, env }).toString().trim()
       assert.equal(seen, 'function function true', `browser + ${how}: ${path.relative(pkgDir, main)}, ${path.relative(pkgDir, codecFile)}`)
     }
+    const mixed = execFileSync('node', ['--input-type=module', '-e', `import { createRequire } from 'node:module'
+      const require = createRequire(import.meta.url)
+      const imported = (await import(${JSON.stringify(pick('.', ['browser', 'import']))})).default
+      const importedCodec = (await import(${JSON.stringify(pick('./codec', ['browser', 'import']))})).default
+      console.log(imported === require(${JSON.stringify(pick('.', ['browser', 'require']))}),
+        importedCodec === require(${JSON.stringify(pick('./codec', ['browser', 'require']))}))`], { cwd: app, env }).toString().trim()
+    assert.equal(mixed, 'true true', 'import and require in one browser bundle share one instance')
     // the types of every entry, also under the module resolution of
     // `module: commonjs` (node10, which knows no "exports": typesVersions)
     fs.writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify({

@@ -414,6 +414,50 @@ test('async iteration: after leaving a loop, writes and ends are dropped, a new 
   assert.deepEqual(logged, [], 'nothing is logged')
 })
 
+test('async iteration: return() after the loop heard the end (try/finally, Readable.from) is a loop finishing: our side stays open', async () => {
+  const { Readable } = require('node:stream')
+  // try/finally around next()
+  {
+    const heard = []
+    let peer
+    const { sub } = substream((s) => { peer = s; s.read = (data, end) => heard.push([data, end]) })
+    heard.length = 0
+    const it = sub[Symbol.asyncIterator]()
+    peer.write(1)
+    peer.end()
+    const got = []
+    let r
+    try {
+      while (!(r = await it.next()).done) got.push(r.value)
+    } finally {
+      await it.return()
+    }
+    assert.deepEqual(got, [1])
+    assert.equal(sub.writeEnd, null, 'our side is still open')
+    sub.write('reply')
+    sub.end()
+    assert.deepEqual(heard, [['reply', undefined], [null, true]])
+  }
+  // Readable.from calls return() once it is done
+  {
+    const heard = []
+    let peer
+    const { sub } = substream((s) => { peer = s; s.read = (data, end) => heard.push([data, end]) })
+    heard.length = 0
+    const readable = Readable.from(sub, { objectMode: true })
+    const got = []
+    readable.on('data', (x) => got.push(x))
+    peer.write(1)
+    peer.write(2)
+    peer.end()
+    await withTimeout(new Promise((resolve) => readable.on('close', resolve)), 2000, 'the readable to close')
+    assert.deepEqual(got, [1, 2])
+    sub.write('after the peer ended')
+    sub.end()
+    assert.deepEqual(heard, [['after the peer ended', undefined], [null, true]])
+  }
+})
+
 test('async iteration: leaving the loop early and then closing is clean on both sides over a socket, with an async handler at the peer', async () => {
   const net = require('node:net')
   const serverClosed = deferred()
