@@ -70,6 +70,15 @@ function substream (serve) {
   return { a, b, sub }
 }
 
+// a substream opened by a, whose peer's side records what it hears
+function overheard () {
+  const heard = []
+  let peer
+  const { a, sub } = substream((s) => { peer = s; s.read = (data, end) => heard.push([data, end]) })
+  heard.length = 0 // the write that opened it
+  return { a, sub, peer, heard }
+}
+
 async function collect (sub) {
   const got = []
   try {
@@ -365,10 +374,7 @@ test('async iteration: after leaving a loop, writes and ends are dropped, a new 
   t.mock.method(console, 'error', (...args) => logged.push(args))
   // writes and ends after leaving, and a second iterator
   {
-    const heard = []
-    let peer
-    const { sub } = substream((s) => { peer = s; s.read = (data, end) => heard.push([data, end]) })
-    heard.length = 0
+    const { sub, peer, heard } = overheard()
     const it = sub[Symbol.asyncIterator]()
     peer.write(1)
     assert.deepEqual(await it.next(), { value: 1, done: false })
@@ -418,10 +424,7 @@ test('async iteration: return() after the loop heard the end (try/finally, Reada
   const { Readable } = require('node:stream')
   // try/finally around next()
   {
-    const heard = []
-    let peer
-    const { sub } = substream((s) => { peer = s; s.read = (data, end) => heard.push([data, end]) })
-    heard.length = 0
+    const { sub, peer, heard } = overheard()
     const it = sub[Symbol.asyncIterator]()
     peer.write(1)
     peer.end()
@@ -440,10 +443,7 @@ test('async iteration: return() after the loop heard the end (try/finally, Reada
   }
   // Readable.from calls return() once it is done
   {
-    const heard = []
-    let peer
-    const { sub } = substream((s) => { peer = s; s.read = (data, end) => heard.push([data, end]) })
-    heard.length = 0
+    const { sub, peer, heard } = overheard()
     const readable = Readable.from(sub, { objectMode: true })
     const got = []
     readable.on('data', (x) => got.push(x))
