@@ -187,6 +187,12 @@ class Substream {
       }
       read[ITERATING] = () => !end
       this.read = read
+    } else if (queue.length) {
+      // what was held before the end is this iterator's: another one is
+      // refused while it reads that
+      read = () => {}
+      read[ITERATING] = () => head < queue.length
+      this.read = read
     }
     const next = () => {
       if (head < queue.length) {

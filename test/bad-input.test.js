@@ -537,3 +537,43 @@ test('a peer that stops reading for a while, within maxOutbuf, gets every byte i
     await srv.close()
   }
 })
+
+// A stream with an encoding set hands over strings: they are its bytes as
+// UTF-8 again, with Buffer (Node) or TextEncoder (a browser bundle, where a
+// Node-style stream may run without Buffer).
+test('a stream that emits strings (an encoding set), with Buffer and without', { timeout: 20000 }, async () => {
+  const { Duplex } = require('node:stream')
+  const path = require('node:path')
+  const streamModule = path.join(__dirname, '..', 'js', 'transports', 'stream.js')
+  const fresh = (withoutBuffer) => {
+    const saved = globalThis.Buffer
+    delete require.cache[streamModule]
+    if (withoutBuffer) delete globalThis.Buffer
+    try {
+      return require(streamModule)
+    } finally {
+      globalThis.Buffer = saved
+      delete require.cache[streamModule]
+    }
+  }
+  for (const withoutBuffer of [false, true]) {
+    const connect = withoutBuffer ? fresh(true) : connectStream
+    const duplex = new Duplex({ read () {}, write (chunk, enc, cb) { cb() } })
+    duplex.setEncoding('utf8')
+    const got = []
+    const ps = connect(duplex, { message: (m) => got.push(m) })
+    // two messages of the peer, framed by the reference codec; a module
+    // loaded without Buffer must not reach for it
+    const parts = [{ req: 0, stream: false, end: false, value: 'héllo ✓' }, { req: 0, stream: false, end: false, value: { n: 1 } }].flatMap((p) => psc.encodePair(p))
+    const from = Buffer.from
+    if (withoutBuffer) Buffer.from = (x, ...rest) => { if (typeof x === 'string') throw new Error('Buffer.from used'); return from.call(Buffer, x, ...rest) }
+    try {
+      for (const part of parts) duplex.push(part)
+      await withTimeout((async () => { while (got.length < 2 && !ps.ended) await sleep(1) })(), 5000, 'the messages')
+    } finally {
+      Buffer.from = from
+    }
+    assert.deepEqual(got, ['héllo ✓', { n: 1 }], withoutBuffer ? 'without Buffer' : 'with Buffer')
+    ps.destroy(true)
+  }
+})

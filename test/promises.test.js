@@ -159,6 +159,16 @@ test('async iteration: a second iterator taken while one is reading throws; the 
   assert.deepEqual(await withTimeout(first.next(), 2000, 'the end'), { value: undefined, done: true })
   // once it is done, another is done at once
   assert.deepEqual(await collect(sub), { got: [] })
+  // also when the first was taken after the end, with values held before it
+  const held = substream((s) => { peer = s })
+  peer.write('a')
+  peer.write('b')
+  peer.end()
+  const reader = held.sub[Symbol.asyncIterator]()
+  assert.deepEqual(await reader.next(), { value: 'a', done: false })
+  assert.throws(() => held.sub[Symbol.asyncIterator](), TypeError)
+  assert.deepEqual(await reader.next(), { value: 'b', done: false })
+  assert.deepEqual(await collect(held.sub), { got: [] })
 })
 
 test('async iteration: a reader that stays behind does not keep what it has read', async () => {

@@ -15,6 +15,10 @@ const MAX_TIMER = 0x7fffffff
 
 // opts: packet-stream's opts, limits, and closeTimeout (ms, see above;
 // Infinity never destroys).
+// A chunk of a stream that has an encoding set, as bytes (also where a
+// Node-style stream runs without Buffer, as in a browser bundle).
+const utf8 = typeof Buffer === 'function' ? (text) => Buffer.from(text) : (text) => new TextEncoder().encode(text)
+
 function connectStream (duplex, opts) {
   const pair = typeof duplex.readable === 'object' && duplex.readable !== null
   const input = pair ? duplex.readable : duplex
@@ -56,7 +60,7 @@ function connectStream (duplex, opts) {
     if (output !== input) output.once('close', onclosed)
   }
 
-  const ondata = (chunk) => wire.receive(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
+  const ondata = (chunk) => wire.receive(typeof chunk === 'string' ? utf8(chunk) : chunk)
   const onend = () => wire.receiveEnd(null)
   const onerror = (err) => wire.receiveEnd(transportError(err))
   const onclose = () => wire.receiveEnd(transportError(null, 'stream closed'))
