@@ -83,7 +83,7 @@ uint32_t ps_table_find(ps_table *t, int32_t id);
 /* ps_table_remove unlinks the slot, drops its map entry and frees it. */
 void ps_table_remove(ps_table *t, uint32_t slot);
 
-/* ps_table_unlink does what ps_table_remove does but keep the number: it
+/* ps_table_unlink does what ps_table_remove does but keeps the number: it
    names nothing and is not handed out again until ps_table_recycle. */
 void ps_table_unlink(ps_table *t, uint32_t slot);
 void ps_table_recycle(ps_table *t, uint32_t slot);

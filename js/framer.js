@@ -92,17 +92,23 @@ function view (chunk, at, n) {
   return hasBuffer ? Buffer.from(chunk.buffer, chunk.byteOffset + at, n) : chunk.subarray(at, at + n)
 }
 
+// What a packet's frame carries: its value, or for an end without one its
+// end (true, as packet-stream sends).
+const bodyOf = (msg) => (msg.value !== undefined ? msg.value : msg.end)
+
 // JSON.stringify, whose failures (a BigInt, a circular object, a toJSON
 // that throws) become errors with a code, as the core's refusals are.
 // Numbers and booleans are written here: JSON.stringify costs five times
 // as much for them (no toJSON applies to a primitive, so the text is the
 // same); for objects it is as fast as anything written in JS. (Integers
-// that fit an int32 do not come here: the core writes their text.)
+// that fit an int32 do not come here: the core writes their text.) A value
+// with no JSON text (undefined, a function) is sent as null.
 function stringify (value) {
   if (typeof value === 'number') return value - value === 0 ? '' + value : 'null' // NaN, Infinity: null
   if (typeof value === 'boolean') return value ? 'true' : 'false'
   try {
-    return JSON.stringify(value)
+    const json = JSON.stringify(value)
+    return json === undefined ? 'null' : json
   } catch (thrown) {
     const err = new TypeError(`packet-stream-wasm: the value cannot be sent as JSON: ${thrown && thrown.message}`)
     err.code = C.errors.ERR_INVALID_ARGUMENT
@@ -208,7 +214,7 @@ class Framer {
       err.code = C.errors.ERR_INVALID_ARGUMENT
       throw err
     }
-    const body = msg.value !== undefined ? msg.value : msg.end
+    const body = bodyOf(msg)
     let rv
     if (typeof body === 'string') rv = this._putString(flags, STRING, req, body)
     else if (typeof body === 'number' && (body | 0) === body) {
@@ -218,8 +224,7 @@ class Framer {
       if (body.length >= this._besideFrom) return this._putBeside(flags, req, body)
       rv = this._putBytes(flags, req, body)
     } else {
-      const json = stringify(body)
-      rv = this._putString(flags, JSON_TYPE, req, json === undefined ? 'null' : json)
+      rv = this._putString(flags, JSON_TYPE, req, stringify(body))
     }
     if (rv < 0) throw coreError(rv)
     this._pending += HEADER_SIZE + rv
@@ -230,11 +235,10 @@ class Framer {
   // framing it.
   static frameBytes (msg) {
     if (msg === GOODBYE) return HEADER_SIZE
-    const body = msg.value !== undefined ? msg.value : msg.end
+    const body = bodyOf(msg)
     if (typeof body === 'string') return HEADER_SIZE + byteLength(body)
     if (body instanceof Uint8Array) return HEADER_SIZE + body.length
-    const json = stringify(body)
-    return HEADER_SIZE + (json === undefined ? 4 : byteLength(json))
+    return HEADER_SIZE + byteLength(stringify(body))
   }
 
   _putBeside (flags, req, bytes) {

@@ -13,12 +13,12 @@ const { later, amountOption } = require('../util')
 const DEFAULT_CLOSE_TIMEOUT = 30000
 const MAX_TIMER = 0x7fffffff
 
-// opts: packet-stream's opts, limits, and closeTimeout (ms, see above;
-// Infinity never destroys).
 // A chunk of a stream that has an encoding set, as bytes (also where a
 // Node-style stream runs without Buffer, as in a browser bundle).
 const utf8 = typeof Buffer === 'function' ? (text) => Buffer.from(text) : (text) => new TextEncoder().encode(text)
 
+// opts: packet-stream's opts, limits, and closeTimeout (ms, see above;
+// Infinity never destroys).
 function connectStream (duplex, opts) {
   const pair = typeof duplex.readable === 'object' && duplex.readable !== null
   const input = pair ? duplex.readable : duplex
