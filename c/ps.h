@@ -248,10 +248,12 @@ uint32_t ps_session_pending(const ps_session *s);
 
 /*
  * ps_session_body (wire mode) returns a place for the body of the next
- * command, with room for at least |len| bytes, or NULL (no memory, or |len|
- * over the frame limit). A command whose |data| is this pointer frames the
- * body where it lies, without copying it. The place is valid until the next
- * call on |s|.
+ * command, with room for at least |len| bytes, or NULL (no memory, |len|
+ * over the frame limit, or a frame of |len| that would take what waits past
+ * max_outbuf, which the command would refuse with PS_ERR_OUTBUF_LIMIT: the
+ * output never grows beyond max_outbuf for a frame that is refused). A command
+ * whose |data| is this pointer frames the body where it lies, without copying
+ * it. The place is valid until the next call on |s|.
  */
 uint8_t *ps_session_body(ps_session *s, uint32_t len);
 

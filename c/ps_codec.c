@@ -161,9 +161,20 @@ static void compact(ps_encoder *e) {
   e->taken = 0;
 }
 
-uint8_t *ps_encoder_body(ps_encoder *e, ps_alloc *a, uint32_t len) {
+/* Whether a frame with a body of |len| bytes fits beside what waits. */
+static int fits(const ps_encoder *e, uint32_t max_outbuf, uint32_t len) {
+  return (uint64_t)e->out.len + e->beside + PS_HEADER_SIZE + len <= max_outbuf;
+}
+
+/* The buffer grows up to max_outbuf and no further: a frame that does not
+   fit is refused before the room for it is reserved, so a peer that stops
+   reading costs at most max_outbuf (and the goodbye's 9 bytes) however the
+   buffer doubled on the way. */
+uint8_t *ps_encoder_body(ps_encoder *e, ps_alloc *a, uint32_t max_outbuf,
+                         uint32_t len) {
   compact(e);
-  if (ps_buf_reserve(&e->out, a, PS_HEADER_SIZE + len, UINT32_MAX) != PS_OK)
+  if (!fits(e, max_outbuf, len) ||
+      ps_buf_reserve(&e->out, a, PS_HEADER_SIZE + len, max_outbuf) != PS_OK)
     return NULL;
   return e->out.data + e->out.len + PS_HEADER_SIZE;
 }
@@ -173,11 +184,10 @@ int32_t ps_encoder_frame(ps_encoder *e, ps_alloc *a, uint32_t max_outbuf,
                          const uint8_t *data, uint32_t len) {
   uint8_t *at;
   compact(e);
-  if ((uint64_t)e->out.len + e->beside + PS_HEADER_SIZE + len > max_outbuf)
-    return PS_ERR_OUTBUF_LIMIT;
+  if (!fits(e, max_outbuf, len)) return PS_ERR_OUTBUF_LIMIT;
   /* a body placed by ps_encoder_body is already where it belongs, and the
      room for it is reserved, so this does not move it */
-  if (ps_buf_reserve(&e->out, a, PS_HEADER_SIZE + len, UINT32_MAX) != PS_OK)
+  if (ps_buf_reserve(&e->out, a, PS_HEADER_SIZE + len, max_outbuf) != PS_OK)
     return PS_ERR_NOMEM;
   at = e->out.data + e->out.len;
   if (len && data != at + PS_HEADER_SIZE)
@@ -191,9 +201,8 @@ int32_t ps_encoder_header(ps_encoder *e, ps_alloc *a, uint32_t max_outbuf,
                           uint32_t flags, uint32_t type, int32_t req,
                           uint32_t len) {
   compact(e);
-  if ((uint64_t)e->out.len + e->beside + PS_HEADER_SIZE + len > max_outbuf)
-    return PS_ERR_OUTBUF_LIMIT;
-  if (ps_buf_reserve(&e->out, a, PS_HEADER_SIZE, UINT32_MAX) != PS_OK)
+  if (!fits(e, max_outbuf, len)) return PS_ERR_OUTBUF_LIMIT;
+  if (ps_buf_reserve(&e->out, a, PS_HEADER_SIZE, max_outbuf) != PS_OK)
     return PS_ERR_NOMEM;
   ps_header_encode(e->out.data + e->out.len, flags, type, len, req);
   e->out.len += PS_HEADER_SIZE;

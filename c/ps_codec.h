@@ -83,11 +83,13 @@ static inline int ps_byte_limits_ok(const ps_limits *lim) {
 
 /*
  * ps_encoder_body reserves room for a frame with a body of |len| bytes and
- * returns where that body goes (see ps_session_body), or NULL for no memory.
+ * returns where that body goes (see ps_session_body), or NULL for no memory
+ * or when the frame would take the bytes not yet taken past |max_outbuf|.
  * The caller has checked |len| against max_frame (so it is at most
  * PS_MAX_BYTES).
  */
-uint8_t *ps_encoder_body(ps_encoder *e, ps_alloc *a, uint32_t len);
+uint8_t *ps_encoder_body(ps_encoder *e, ps_alloc *a, uint32_t max_outbuf,
+                         uint32_t len);
 
 /*
  * ps_encoder_frame appends one frame, copying the body unless it already lies

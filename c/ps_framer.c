@@ -108,7 +108,7 @@ int32_t ps_framer_goodbye(ps_framer *f) {
 
 uint8_t *ps_framer_body(ps_framer *f, uint32_t len) {
   if (len > f->limits.max_frame) return NULL;
-  return ps_encoder_body(&f->encoder, &f->alloc, len);
+  return ps_encoder_body(&f->encoder, &f->alloc, f->limits.max_outbuf, len);
 }
 
 int32_t ps_framer_send(ps_framer *f, const uint8_t **out) {

@@ -184,7 +184,7 @@ int32_t ps_session_close(ps_session *s) {
 
 uint8_t *ps_session_body(ps_session *s, uint32_t len) {
   if (s->mode != PS_MODE_WIRE || len > s->limits.max_frame) return NULL;
-  return ps_encoder_body(&s->encoder, &s->alloc, len);
+  return ps_encoder_body(&s->encoder, &s->alloc, s->limits.max_outbuf, len);
 }
 
 /*

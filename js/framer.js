@@ -133,8 +133,9 @@ function utf8 (bytes) {
 
 // The error of a chunk to decode that is not bytes (a string from a stream
 // with an encoding set): taken for bytes, it would be misread.
-function notBytes (chunk) {
-  const err = new TypeError(`packet-stream-wasm: bytes to decode must be a Uint8Array or Buffer, not ${chunk === null ? 'null' : typeof chunk}`)
+function notBytes (chunk, what = 'bytes to decode must be') {
+  const kind = chunk === null ? 'null' : typeof chunk === 'string' ? 'a string (is an encoding set on the stream?)' : typeof chunk === 'object' ? `an object (${Object.prototype.toString.call(chunk).slice(8, -1)})` : typeof chunk
+  const err = new TypeError(`packet-stream-wasm: ${what} a Uint8Array or Buffer, not ${kind}`)
   err.code = C.errors.ERR_INVALID_ARGUMENT
   return err
 }
@@ -249,15 +250,26 @@ class Framer {
     this._beside.push(w.ps_framer_pending(this._f), bytes)
   }
 
+  // The largest body the next frame may have within maxOutbuf.
+  _room () {
+    return this.maxOutbuf - this._pending - HEADER_SIZE
+  }
+
+  // Why the core gave no place for a body of |len| bytes: the frame would
+  // not fit maxOutbuf (the core refuses it before growing), or no memory.
+  _noBody (len) {
+    return len > this._room() ? C.errors.ERR_OUTBUF_LIMIT : C.errors.ERR_NOMEM
+  }
+
   // _putString and _putBytes return the body's length, or an error code.
   _putString (flags, type, req, str) {
     let max = str.length * 3
-    if (max > this.maxFrame) {
-      max = byteLength(str)
+    if (max > this.maxFrame || max > this._room()) {
+      max = byteLength(str) // the bound is too coarse: measure
       if (max > this.maxFrame) return C.errors.ERR_FRAME_TOO_LARGE
     }
     const at = w.ps_framer_body(this._f, max) // may grow memory: views after
-    if (!at) return C.errors.ERR_NOMEM
+    if (!at) return this._noBody(max)
     const n = core.buf
       ? utf8Write(core.buf, str, at, max)
       : encoder.encodeInto(str, core.u8.subarray(at, at + max)).written
@@ -269,7 +281,7 @@ class Framer {
     const n = bytes.length
     if (n > this.maxFrame) return C.errors.ERR_FRAME_TOO_LARGE
     const at = w.ps_framer_body(this._f, n)
-    if (!at) return C.errors.ERR_NOMEM
+    if (!at) return this._noBody(n)
     core.u8.set(bytes, at)
     const rv = w.ps_framer_put(this._f, flags, BINARY, req, at, n)
     return rv < 0 ? rv : n

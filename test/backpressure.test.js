@@ -100,3 +100,20 @@ test('1 GiB through a slow consumer: the producer stays within 64 MiB, every byt
     await new Promise((resolve) => server.close(resolve))
   }
 })
+
+// The other side of the bound: a writer that ignores ps.writable toward a
+// transport that takes nothing. The session ends with ERR_OUTBUF_LIMIT once
+// limits.maxOutbuf is framed, and the core's memory (in a process of its
+// own) grows by at most twice the limit: its output buffer doubles up to
+// the limit and is refused before it would grow past it. It grew by almost
+// four times the limit when a refused frame's room was reserved first.
+test('a writer that ignores back pressure: the core grows by at most twice limits.maxOutbuf, then ERR_OUTBUF_LIMIT', { timeout: 30000 }, async () => {
+  const { execFileSync } = require('node:child_process')
+  const fixture = path.join(__dirname, 'fixtures', 'outbuf-memory.js')
+  const limit = 8 << 20
+  for (const args of [[String(limit), String(CHUNK)], [String(limit), '1000', 'string']]) {
+    const got = JSON.parse(execFileSync(process.execPath, [fixture, ...args], { encoding: 'utf8' }))
+    assert.equal(got.code, -907, `ERR_OUTBUF_LIMIT (${args.join(' ')})`)
+    assert.ok(got.growth <= 2 * limit + (1 << 20), `the core grew by ${MiB(got.growth)} for a limit of ${MiB(limit)} (${args.join(' ')})`)
+  }
+})

@@ -353,7 +353,43 @@ static void goodbye_within_outbuf(void) {
   ps_framer_del(f);
 }
 
+/* A writer whose transport never takes the output: every frame is refused
+   once it would pass max_outbuf, placed in the core's buffer or copied, and
+   the output buffer never grows past max_outbuf on the way. */
+static void output_bounded_by_outbuf(void) {
+  const uint32_t max_outbuf = 100000;
+  ps_framer *f = new_framer(0, max_outbuf);
+  static const uint8_t data[1000] = {0};
+  uint32_t base = ps_framer_memory(f), framed = 0;
+  int i, refused = 0;
+  for (i = 0; i < 300; i++) {
+    uint8_t *place = ps_framer_body(f, 1000);
+    int32_t rv;
+    if (i % 2) {
+      rv = place ? ps_framer_put(f, PS_FLAG_STREAM, PS_TYPE_BINARY, 1, place,
+                                 1000)
+                 : PS_ERR_OUTBUF_LIMIT;
+    } else {
+      rv = ps_framer_put(f, PS_FLAG_STREAM, PS_TYPE_BINARY, 1, data, 1000);
+    }
+    CHECK(rv == 0 || rv == PS_ERR_OUTBUF_LIMIT);
+    if (rv == PS_ERR_OUTBUF_LIMIT)
+      refused++;
+    else
+      framed += PS_HEADER_SIZE + 1000;
+  }
+  CHECK_INT(framed, 99 * 1009);
+  CHECK_INT(refused, 201);
+  CHECK_INT(ps_framer_pending(f), framed);
+  CHECK(ps_framer_memory(f) - base <= max_outbuf);
+  /* the goodbye still goes, at most 9 bytes past */
+  CHECK_INT(ps_framer_goodbye(f), 0);
+  CHECK(ps_framer_memory(f) - base <= max_outbuf + PS_HEADER_SIZE);
+  ps_framer_del(f);
+}
+
 void suite_framer(void) {
+  RUN(output_bounded_by_outbuf);
   RUN(put_int);
   RUN(trim_after_take);
   RUN(header_for_body_beside);
