@@ -97,7 +97,7 @@ declare namespace packets {
   interface WireStream extends PacketStream {
     /** false while the transport is backed up */
     readonly writable: boolean
-    /** resolves once the transport has room again (or the session ended) */
+    /** resolves once the transport has room again; rejects with the session's end (an Error) once it has ended, at once if it had, so that a producer's loop stops */
     drained (): Promise<void>
     /** called when the transport has room again */
     ondrain: (() => void) | null
@@ -108,7 +108,7 @@ declare namespace packets {
   interface WireOptions extends Handlers {
     /** connectWebSocket: bytes the socket may buffer before `writable` turns false (default 1 MiB) */
     highWaterMark?: number
-    /** connectStream: ms after the session's end before a stream that has not closed is destroyed (default 30000; Infinity: never) */
+    /** connectStream: ms without progress (nothing written, the stream not closed) after the session's end before the stream is destroyed (default 30000; Infinity: never) */
     closeTimeout?: number
   }
 

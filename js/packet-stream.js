@@ -79,6 +79,7 @@ class PacketStream {
     this._closecbs = [] // must release, may capture `this`
     this._closing = false // mirrors the core, to skip calls that would do nothing
     this._destroyed = false // destroy() was called (ended may still be falsy)
+    this._destroying = false // destroy() is handing out what was open
     this._closed = false
     if (opts.close) this._closecbs.push(opts.close)
     const limits = opts.limits
@@ -172,6 +173,28 @@ class PacketStream {
     let err = end === true ? parentEnded() : end
     if (!this._core) return // already closed: nothing is open
     w.ps_session_destroy(this._core, end === true ? 0 : C.errors.ERR_DESTROYED)
+    // Every callback that is pending hears the end even if one throws, and
+    // the session closes: the first throw goes on to the caller afterwards
+    // (as the reference's would, which stops there and leaves the rest of
+    // the session, and a transport under it, open), later ones are reported.
+    let thrown = null
+    let threw = false
+    const hear = (fn) => {
+      try {
+        fn()
+      } catch (e) {
+        if (threw) report(e)
+        else {
+          threw = true
+          thrown = e
+        }
+      }
+    }
+    // A destroy called from a callback of this loop (a substream's reader)
+    // finds what this loop has taken already gone; in the reference it is
+    // still there, and counts as open below.
+    const outer = this._destroying
+    this._destroying = true
     // The core hands out what is open in the reference's order: our
     // requests, then substreams the peer opened, then ours.
     const ev = (core.scratch + 16) >> 2
@@ -183,22 +206,24 @@ class PacketStream {
         numended++
         const cb = this._slots[slot]
         this._slots[slot] = undefined
-        cb(err, undefined)
-        this._maybedone(err)
+        hear(() => cb(err, undefined))
+        hear(() => this._maybedone(err))
       } else if (type === EV.STREAM_ABORTED) {
         numended++
         const sub = this._slots[slot]
         this._slots[slot] = undefined
         sub._slot = -1 // the core releases it at the next poll
         sub.writeEnd = true // destroy it without sending it a message
-        sub.destroy(err)
+        hear(() => sub.destroy(err))
       } else if (type === EV.CLOSED) {
         break // the core is done; what the user hears follows below
       }
     }
+    this._destroying = outer
     // from the outside it is not an error if nothing was open
-    if (numended === 0 && end === true) err = null
-    this._maybedone(err)
+    if (numended === 0 && end === true && !outer) err = null
+    hear(() => this._maybedone(err))
+    if (threw) throw thrown
   }
 
   // Closes if closing and nothing is open any more. As in the reference,

@@ -366,10 +366,12 @@ test('{ readable, writable } whose writable closes without an error while backed
   }
   const drained = ps.drained()
   writable.destroy()
-  await withTimeout(drained, 5000, 'drained() settling')
+  const settled = await withTimeout(drained.then(() => 'resolved', (err) => err), 5000, 'drained() settling')
   await sleep(20)
   assert.equal(closes.length, 1)
   assert.equal(closes[0].message, 'transport failed: stream closed')
+  assert.equal(settled, closes[0], 'drained() throws the end: a producer stops')
+  await assert.rejects(ps.drained(), (err) => err === closes[0], 'and at once once over')
   assert.deepEqual(calls, [closes[0]])
   assert.ok(ps.ended)
   readable.destroy()
@@ -538,42 +540,91 @@ test('a peer that stops reading for a while, within maxOutbuf, gets every byte i
   }
 })
 
-// A stream with an encoding set hands over strings: they are its bytes as
-// UTF-8 again, with Buffer (Node) or TextEncoder (a browser bundle, where a
-// Node-style stream may run without Buffer).
-test('a stream that emits strings (an encoding set), with Buffer and without', { timeout: 20000 }, async () => {
+// A stream with an encoding set hands over strings, and an object-mode
+// stream anything: neither can be turned back into the peer's bytes (UTF-8
+// replaces what is not valid, and a request id of -1 is not), so the
+// session ends with an error that says what came, and what is pending hears
+// it once. It waited for ever, or said the peer's frame was too large.
+test('a stream that hands over strings (an encoding set) or objects: the session ends with an error that says so', { timeout: 20000 }, async () => {
   const { Duplex } = require('node:stream')
-  const path = require('node:path')
-  const streamModule = path.join(__dirname, '..', 'js', 'transports', 'stream.js')
-  const fresh = (withoutBuffer) => {
-    const saved = globalThis.Buffer
-    delete require.cache[streamModule]
-    if (withoutBuffer) delete globalThis.Buffer
-    try {
-      return require(streamModule)
-    } finally {
-      globalThis.Buffer = saved
-      delete require.cache[streamModule]
-    }
+  const cases = [
+    { make: (d) => d.setEncoding('utf8'), want: /must give a Uint8Array or Buffer, not a string \(is an encoding set on the stream\?\)/ },
+    { make: (d) => d.setEncoding('latin1'), want: /not a string/ },
+    { objectMode: true, push: { a: 1 }, want: /not an object \(Object\)/ }
+  ]
+  for (const c of cases) {
+    const duplex = new Duplex({ read () {}, write (chunk, enc, cb) { cb() }, readableObjectMode: !!c.objectMode })
+    if (c.make) c.make(duplex)
+    const heard = []
+    const closed = []
+    const ps = connectStream(duplex, { close: (err) => closed.push(err) })
+    ps.request('anything', (err) => heard.push(err))
+    // a response to it from a peer, framed by the reference codec: its
+    // request id -1 is the bytes ff ff ff ff
+    if (c.push) duplex.push(c.push)
+    else for (const part of psc.encodePair({ req: -1, stream: false, end: false, value: 'ok' })) duplex.push(part)
+    await withTimeout((async () => { while (!ps.ended) await sleep(1) })(), 5000, 'the session to end')
+    await sleep(10)
+    assert.equal(heard.length, 1, 'the request heard once')
+    assert.match(heard[0].message, c.want)
+    assert.doesNotMatch(heard[0].message, /handler threw/)
+    assert.equal(heard[0].code, E.ERR_INVALID_ARGUMENT)
+    assert.equal(closed.length, 1)
+    assert.match(closed[0].message, c.want)
   }
-  for (const withoutBuffer of [false, true]) {
-    const connect = withoutBuffer ? fresh(true) : connectStream
-    const duplex = new Duplex({ read () {}, write (chunk, enc, cb) { cb() } })
-    duplex.setEncoding('utf8')
-    const got = []
-    const ps = connect(duplex, { message: (m) => got.push(m) })
-    // two messages of the peer, framed by the reference codec; a module
-    // loaded without Buffer must not reach for it
-    const parts = [{ req: 0, stream: false, end: false, value: 'héllo ✓' }, { req: 0, stream: false, end: false, value: { n: 1 } }].flatMap((p) => psc.encodePair(p))
-    const from = Buffer.from
-    if (withoutBuffer) Buffer.from = (x, ...rest) => { if (typeof x === 'string') throw new Error('Buffer.from used'); return from.call(Buffer, x, ...rest) }
-    try {
-      for (const part of parts) duplex.push(part)
-      await withTimeout((async () => { while (got.length < 2 && !ps.ended) await sleep(1) })(), 5000, 'the messages')
-    } finally {
-      Buffer.from = from
-    }
-    assert.deepEqual(got, ['héllo ✓', { n: 1 }], withoutBuffer ? 'without Buffer' : 'with Buffer')
-    ps.destroy(true)
+})
+
+// A callback that throws while ps.destroy() hands out the end: every other
+// pending callback still hears it once, the session closes (its end is
+// read, so a transport under it closes too, and the peer hears), and the
+// first throw reaches destroy's caller. Before, the throw left the rest of
+// the session open: a WebSocket stayed open and the peer waited.
+test('ps.destroy(err) with a callback that throws: the rest hear it once, the session and the peer end, the throw reaches the caller', { timeout: 20000 }, async () => {
+  const packets = require('..')
+  const closes = []
+  const A = packets({ close: (err) => closes.push(err) })
+  const B = packets({ request () {}, stream (s) { s.read = () => {} } }) // answers nothing
+  A.read = B.write
+  B.read = A.write
+  const heard = []
+  A.request(1, (err) => { heard.push(['first', err && err.message]); throw new Error('first callback throws') })
+  A.request(2, (err) => { heard.push(['second', err && err.message]); throw new Error('second callback throws') })
+  A.request(3, (err) => heard.push(['third', err && err.message]))
+  const sub = A.stream()
+  sub.read = (data, end) => { if (end) heard.push(['substream', end.message]) }
+  const warnings = []
+  const onwarning = (w) => warnings.push(w.message)
+  process.on('warning', onwarning)
+  try {
+    assert.throws(() => A.destroy(new Error('going down')), /first callback throws/)
+    await sleep(10)
+  } finally {
+    process.removeListener('warning', onwarning)
   }
+  assert.deepEqual(heard, [['first', 'going down'], ['second', 'going down'], ['third', 'going down'], ['substream', 'going down']])
+  assert.equal(closes.length, 1)
+  assert.equal(closes[0].message, 'going down')
+  assert.ok(B.ended, 'the peer heard the end')
+  assert.ok(warnings.some((m) => /second callback throws/.test(m)), 'the later throw is reported')
+  assert.doesNotThrow(() => A.destroy(new Error('again')), 'a later destroy is quiet')
+})
+
+// A destroy(true) from a substream's reader while a destroy with an error
+// hands out the end: that substream was open, so the session still ends
+// with an error, as in packet-stream 2.0.6. It ended cleanly (close heard
+// null, the peer a clean end) when the outer destroy's loop had taken the
+// substream already.
+test('ps.destroy(true) from a reader during a destroy with an error: the session ends with an error, as in 2.0.6', () => {
+  const trace = (make) => {
+    const log = []
+    const A = make({ close: (err) => log.push(['close', err ? err.message : err]) })
+    A.read = (msg, end) => { if (msg === null) log.push(['read end', end === true ? true : end.message]) }
+    const s = A.stream()
+    s.read = (data, end) => { if (end) A.destroy(true) }
+    A.write(null, new Error('peer failed'))
+    return log
+  }
+  const ours = trace(require('..'))
+  assert.deepEqual(ours, trace(packetStream))
+  assert.deepEqual(ours, [['read end', 'unexpected end of parent stream'], ['close', 'unexpected end of parent stream']])
 })

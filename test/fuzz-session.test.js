@@ -535,9 +535,13 @@ class Side {
     for (let i = this.rng.int(200); i > 0 && !entry.ended && !sub.writeEnd; i--) {
       if (!this.ps.writable) {
         const drained = new Once(this.run, this, `ps.drained() of substream ${sub.id}`)
-        await this.ps.drained()
-        drained.hit()
-        if (entry.ended || sub.writeEnd) break
+        let over = null
+        await this.ps.drained().catch((err) => { over = err })
+        drained.hit(over)
+        // it throws only once the session has ended (destroyed, or closed:
+        // a close leaves ended false and opts null, as in 2.0.6)
+        if (over && !this.ps.ended && this.ps.opts !== null) violation(this.run, `${this.name}: ps.drained() threw before the end`, describe(over))
+        if (over || entry.ended || sub.writeEnd) break
       }
       let refused = false
       attempt(() => sub.write(Buffer.alloc(size, i & 255)), (e) => { refused = true; this.expectRefusal(e, 'a producer write') })

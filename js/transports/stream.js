@@ -13,10 +13,6 @@ const { later, amountOption } = require('../util')
 const DEFAULT_CLOSE_TIMEOUT = 30000
 const MAX_TIMER = 0x7fffffff
 
-// A chunk of a stream that has an encoding set, as bytes (also where a
-// Node-style stream runs without Buffer, as in a browser bundle).
-const utf8 = typeof Buffer === 'function' ? (text) => Buffer.from(text) : (text) => new TextEncoder().encode(text)
-
 // opts: packet-stream's opts, limits, and closeTimeout (ms, see above;
 // Infinity never destroys).
 function connectStream (duplex, opts) {
@@ -60,7 +56,7 @@ function connectStream (duplex, opts) {
     if (output !== input) output.once('close', onclosed)
   }
 
-  const ondata = (chunk) => wire.receive(typeof chunk === 'string' ? utf8(chunk) : chunk)
+  const ondata = (chunk) => wire.receive(chunk)
   const onend = () => wire.receiveEnd(null)
   const onerror = (err) => wire.receiveEnd(transportError(err))
   const onclose = () => wire.receiveEnd(transportError(null, 'stream closed'))

@@ -22,7 +22,7 @@
 const PacketStream = require('../packet-stream')
 const Framer = require('../framer')
 const { C, coreError } = require('../wasm')
-const { later, report, REFUSED, text } = require('../util')
+const { later, report, REFUSED, text, toError, parentEnded } = require('../util')
 
 const { GOODBYE } = Framer
 // What one turn may frame before it is handed to the transport: its frames
@@ -48,10 +48,13 @@ function transportError (err, what) {
 }
 
 // opts: packet-stream's opts plus limits; transport: { send(bytes) ->
-// false when backed up, close(err, destroyed), closeIsSilent }: a transport whose
-// close the peer cannot see (a port) sends the goodbye on every end, so
-// that the peer's session ends too. Returns { ps, receive(bytes),
-// receiveEnd(err), drained() }; none of them throws.
+// false when backed up, close(err, destroyed), closeIsSilent, flushAt }: a
+// transport whose close the peer cannot see (a port) sends the goodbye on
+// every end but the peer's own, so that the peer's session ends too (and a
+// goodbye in reply does not reach whoever listens next); flushAt (bytes)
+// hands a turn's frames over in smaller pieces, for a transport whose
+// high-water mark is lower. Returns { ps, receive(bytes), receiveEnd(err),
+// drained(), flush() }; none of them throws.
 function createWire (opts, transport) {
   opts = opts || {}
   const ps = new PacketStream(opts)
@@ -59,9 +62,10 @@ function createWire (opts, transport) {
   let scheduled = false
   let finished = false // the session has ended: the transport is closed
   let writable = true
-  let drainWaiters = []
+  let drainWaiters = [] // { resolve, reject } of each drained() waiting
+  let endError = null // what drained() rejects with once the session ended
   let peerEnded = false // the peer's goodbye came
-  const flushAt = Math.max(1, Math.min(FLUSH_BYTES, framer.maxOutbuf >>> 1))
+  const flushAt = Math.max(1, Math.min(FLUSH_BYTES, framer.maxOutbuf >>> 1, transport.flushAt === undefined ? Infinity : transport.flushAt))
 
   // While the transport is backed up, what is framed waits in the framer,
   // so that limits.maxOutbuf bounds it (a peer that does not read ends with
@@ -80,8 +84,9 @@ function createWire (opts, transport) {
   function finish (err) {
     if (finished) return
     finished = true
+    endError = err ? toError(err) : parentEnded()
     try {
-      if (!err || transport.closeIsSilent) framer.encode(GOODBYE)
+      if (transport.closeIsSilent ? !peerEnded : !err) framer.encode(GOODBYE)
       flush(true)
     } catch (e) {} // the transport is going anyway
     framer.free()
@@ -89,7 +94,11 @@ function createWire (opts, transport) {
     // was open here ended with "unexpected end of parent stream"; a session
     // destroyed here (ps.destroy(), with a reason or without) says so
     transport.close(peerEnded ? null : err || null, !peerEnded && ps.ended !== false)
-    settleDrain()
+    // a writer waiting for room stops here: its writes would go nowhere
+    // (a substream's write after the end is silent, as in 2.0.6)
+    const waiters = drainWaiters
+    drainWaiters = []
+    for (const waiter of waiters) waiter.reject(endError)
   }
 
   // Frames |msg|. What waits framed is handed over first when the frame
@@ -203,8 +212,12 @@ function createWire (opts, transport) {
     }
   }
 
+  // A chunk that is not bytes (a string from a stream with an encoding
+  // set, an object-mode stream) cannot be turned back into the bytes the
+  // peer sent: the session ends with an error that says what came.
   function receive (bytes) {
     if (finished) return
+    if (!(bytes instanceof Uint8Array)) return destroyWith(Framer._notBytes(bytes, 'the transport must give'))
     const err = framer.decode(bytes, onpacket)
     if (err && !finished) destroyWith(err)
   }
@@ -219,11 +232,6 @@ function createWire (opts, transport) {
     if (!finished) finish(err || transportError(null, 'transport ended'))
   }
 
-  function settleDrain () {
-    const waiters = drainWaiters
-    drainWaiters = []
-    for (const resolve of waiters) resolve()
-  }
 
   // The transport has room again.
   function drained () {
@@ -231,20 +239,32 @@ function createWire (opts, transport) {
     writable = true
     flush()
     if (!writable) return // backed up again at once
-    settleDrain()
+    const waiters = drainWaiters
+    drainWaiters = []
+    for (const waiter of waiters) waiter.resolve()
     if (typeof ps.ondrain === 'function') ps.ondrain()
   }
 
   // Back pressure, for local producers: `ps.writable` is false while the
-  // transport is backed up; `await ps.drained()` waits until it is not (or
-  // the session has ended).
+  // transport is backed up; `await ps.drained()` waits until it is not, and
+  // throws once the session has ended (at once if it had), so that a
+  // producer's loop stops rather than spin.
   Object.defineProperty(ps, 'writable', { get: () => writable && !finished, enumerable: true })
-  ps.drained = () => (writable || finished ? Promise.resolve() : new Promise((resolve) => drainWaiters.push(resolve)))
+  ps.drained = () => {
+    if (finished) return Promise.reject(endError)
+    if (writable) return Promise.resolve()
+    return new Promise((resolve, reject) => drainWaiters.push({ resolve, reject }))
+  }
   ps.ondrain = null
   // Bytes framed and not yet handed to the transport.
   Object.defineProperty(ps, 'pendingBytes', { get: () => framer.pending })
 
-  return { ps, receive: guard(receive), receiveEnd: guard(receiveEnd), drained: guard(drained) }
+  // Hands over what waits framed now (a worker about to exit).
+  function flushNow () {
+    if (!finished) flush()
+  }
+
+  return { ps, receive: guard(receive), receiveEnd: guard(receiveEnd), drained: guard(drained), flush: guard(flushNow) }
 }
 
 // Makes transport[name](...args) end the session too, with end(...args):
