@@ -392,7 +392,8 @@ test('a MessageChannel whose port is closed: both sessions fail, pending request
     assert.ok(errA instanceof Error)
     assert.ok(errB instanceof Error)
     assert.match(errA.message, /port closed/)
-    assert.match(errB.message, /port closed/)
+    // its close() ends a's session first, whose goodbye ends b's
+    assert.equal(errB.message, 'unexpected end of parent stream')
     assert.deepEqual(calls.sort((x, y) => x[0] < y[0] ? -1 : 1), [['a', errA], ['b', errB]])
     assert.equal(a.closeCalls, 1)
     assert.equal(b.closeCalls, 1)
@@ -449,7 +450,7 @@ test('a MessageChannel closed while ps.close waits, and close callbacks that thr
     port2.close()
     const err = await withTimeout(closing, 5000, 'ps.close hearing the end')
     await sleep(20)
-    assert.match(err.message, /port closed/)
+    assert.equal(err.message, 'unexpected end of parent stream') // b's goodbye, sent as its port closed
     assert.deepEqual(heard, [['request', err], ['opts.close', err], ['ps.close', err]])
     assert.ok(warnings.includes('opts.close threw'))
     assert.equal(a.coreMemory, 0)
@@ -477,5 +478,67 @@ test('a MessageChannel: one turn of substream data is one postMessage', T, async
     await withTimeout(new Promise((resolve) => b.ps.close(resolve)), 5000, 'close')
   } finally {
     pair.close()
+  }
+})
+
+// A worker that closes parentPort and goes on running: Node fires no event
+// on the main thread's Worker, and the port's own 'close' comes after the
+// port is closed, too late for a goodbye. The close() itself ends the
+// worker's session first, so its answer and its goodbye leave: the main
+// thread's pending request hears the end instead of waiting for ever.
+test('a worker that closes parentPort and keeps running: its answer arrives, the main thread\'s pending request hears the end', T, async () => {
+  const w = startWorker()
+  try {
+    const held = w.ps.request('hold').then(() => 'answered', (err) => err)
+    assert.equal(await withTimeout(w.ps.request('close port'), 5000, 'the answer given with the close'), 'closing the port')
+    const err = await withTimeout(held, 5000, 'the pending request hearing the end')
+    assert.equal(err.message, 'unexpected end of parent stream')
+    assert.equal(await withTimeout(w.closed, 5000, 'the main session ending'), err)
+    assert.equal(w.closeCalls, 1)
+  } finally {
+    await stopWorker(w)
+  }
+})
+
+// What a worker framed in the turn it calls process.exit() (an answer
+// given just before) still leaves: the exit flushes it.
+test('a worker that answers and calls process.exit() in the same turn: the answer arrives, then the exit', T, async () => {
+  const w = startWorker()
+  try {
+    const held = w.ps.request('hold').then(() => 'answered', (err) => err)
+    assert.equal(await withTimeout(w.ps.request('exit'), 5000, 'the answer given before the exit'), 'exiting')
+    const err = await withTimeout(held, 5000, 'the pending request hearing the exit')
+    assert.match(err.message, /worker exited \(code 0\)/)
+    assert.equal(await w.exit, 0)
+  } finally {
+    await stopWorker(w)
+  }
+})
+
+// One session at a time per port, and one after another: the goodbye of a
+// session that closed is not answered with another (which ended the next
+// session on the port); a second session while one is open is refused, as
+// is something that is not a port, before anything is made.
+test('sessions one after another on one MessageChannel; a second at once, or a non-port, is refused', T, async () => {
+  const { port1, port2 } = new MessageChannel()
+  const posts = countPosts(port2)
+  try {
+    for (let round = 1; round <= 3; round++) {
+      let bClosed = null
+      const a = connectPort(port1, {})
+      const b = connectPort(port2, { request: (value, cb) => cb(null, `${value}, round ${round}`), close: (err) => { bClosed = err } })
+      assert.throws(() => connectPort(port1, {}), { name: 'TypeError', message: /carries a session already/ })
+      assert.equal(await withTimeout(a.request('hello'), 5000, `round ${round}`), `hello, round ${round}`)
+      await new Promise((resolve, reject) => a.close((err) => err ? reject(err) : resolve()))
+      await withTimeout((async () => { while (b.opts !== null) await sleep(1) })(), 5000, 'b ending on the goodbye')
+      assert.equal(bClosed, null)
+    }
+    assert.equal(posts.posts, 3, 'b sent its three answers, and no goodbye in reply')
+  } finally {
+    port1.close()
+    port2.close()
+  }
+  for (const notPort of [undefined, null, {}, { postMessage () {} }, 'port']) {
+    assert.throws(() => connectPort(notPort, {}), { name: 'TypeError', message: /connectPort needs a Worker, a MessagePort or a worker's global/ })
   }
 })

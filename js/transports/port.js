@@ -9,14 +9,33 @@
 // seen to close (the peer's pending requests hear "unexpected end of parent
 // stream"). A Node Worker's 'exit', a Node MessagePort's 'close', a browser
 // Worker terminated through its terminate() or failing to load, and a
-// close() of a browser MessagePort or of a worker's own global destroy the
-// session with an error, and so does a Node Worker that had exited when it
-// was connected; other ends are seen only through the peer's goodbye (a
+// close() of a MessagePort or of a worker's own global destroy the session
+// with an error, and so does a Node Worker that had exited when it was
+// connected; other ends are seen only through the peer's goodbye (a
 // MessagePort that was closed before it was connected gives no sign, nor
 // does a browser port whose other end went with a terminated worker:
-// requests on them wait).
-const { createWire, transportError, alsoEnds } = require('./wire')
+// requests on them wait). What a Node worker framed in the turn it calls
+// process.exit() still leaves.
+//
+// Binary messages (an ArrayBuffer, a typed array) on the port are the
+// session's; other messages are someone else's and are left alone. One
+// session at a time per port.
+const { createWire, transportError, alsoEnds, claim } = require('./wire')
 const { later } = require('../util')
+
+// Sessions whose frames must leave if the (worker's) process exits in the
+// turn that framed them: one 'exit' listener for all.
+const atExit = new Set()
+let exitListening = false
+function flushAtExit (wire) {
+  if (typeof process !== 'object' || process === null || typeof process.on !== 'function') return () => {}
+  if (!exitListening) {
+    exitListening = true
+    process.on('exit', () => { for (const flush of atExit) flush() })
+  }
+  atExit.add(wire.flush)
+  return () => atExit.delete(wire.flush)
+}
 
 function on (port, type, fn) {
   if (typeof port.on === 'function') { // Node: EventEmitter-style, the value itself
@@ -30,8 +49,8 @@ function on (port, type, fn) {
 
 function connectPort (port, opts) {
   const unlisten = []
-
   const wire = createWire(opts, {
+    release: claim(port, 'connectPort needs a Worker, a MessagePort or a worker\'s global (postMessage, and on or addEventListener)', ['postMessage', 'on|addEventListener']),
     send (bytes) {
       const buffer = bytes.buffer // bytes own it whole: see Framer.take
       port.postMessage(buffer, [buffer])
@@ -68,12 +87,15 @@ function connectPort (port, opts) {
       if (typeof ErrorEvent === 'function' && ev instanceof ErrorEvent) return
       wire.receiveEnd(transportError(null, 'worker failed to start'))
     }))
-  } else if (typeof port.on !== 'function' && typeof port.close === 'function') {
-    // a browser MessagePort, or a worker's own global: neither tells of its
-    // close() (browsers fire no 'close' on MessagePort), so the close ends
-    // the session first, and its goodbye tells the other side
+  } else if (typeof port.close === 'function') {
+    // a MessagePort, or a worker's own global: its close() ends the session
+    // first, so that its goodbye (and what waits framed) still leaves; no
+    // event would: browsers fire no 'close' on MessagePort, and Node's comes
+    // after the port has closed, as the only sign the other side gets of a
+    // parentPort closed by a worker that goes on
     unlisten.push(alsoEnds(port, 'close', true, () => wire.receiveEnd(transportError(null, 'port closed'))))
   }
+  unlisten.push(flushAtExit(wire))
   if (typeof port.start === 'function' && typeof port.on !== 'function') port.start() // a MessagePort with addEventListener
   return wire.ps
 }

@@ -3,7 +3,7 @@
 // packet-stream-codec over a Node byte stream: a net.Socket, a
 // tls.TLSSocket, any Duplex, or { readable, writable } (a child process's
 // stdout and stdin).
-const { createWire, isProtocolError, transportError } = require('./wire')
+const { createWire, isProtocolError, transportError, claim, checkMethods } = require('./wire')
 const { later, amountOption } = require('../util')
 
 // How long after the session's end the stream may take to close by itself
@@ -16,13 +16,17 @@ const MAX_TIMER = 0x7fffffff
 // opts: packet-stream's opts, limits, and closeTimeout (ms, see above;
 // Infinity never destroys).
 function connectStream (duplex, opts) {
-  const pair = typeof duplex.readable === 'object' && duplex.readable !== null
+  const pair = !!duplex && typeof duplex.readable === 'object' && duplex.readable !== null
   const input = pair ? duplex.readable : duplex
   const output = pair ? duplex.writable : duplex
   const closeTimeout = amountOption(opts, 'closeTimeout', DEFAULT_CLOSE_TIMEOUT, 'milliseconds')
+  const needs = 'connectStream needs a Duplex stream, or { readable, writable }'
+  // its writable may be another session's readable (an in-memory pair)
+  if (pair) checkMethods(output, needs + ' whose writable is a stream', ['write', 'end', 'on'])
   let closed = false
 
   const wire = createWire(opts, {
+    release: claim(input, needs, pair ? ['on', 'removeListener', 'destroy'] : ['on', 'removeListener', 'write', 'end', 'destroy']),
     send: (bytes) => output.write(bytes),
     close (err) {
       if (closed) return

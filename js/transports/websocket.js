@@ -3,7 +3,7 @@
 // browser's or a Node `ws` one, client or server side, before or after it
 // opened. Frames of one event-loop turn leave as one binary message; the
 // core reassembles frames that span messages.
-const { createWire, isProtocolError, transportError, alsoEnds } = require('./wire')
+const { createWire, isProtocolError, transportError, alsoEnds, claim } = require('./wire')
 const { later, amountOption } = require('../util')
 
 const CONNECTING = 0
@@ -42,7 +42,6 @@ function listen (socket, type, fn) {
 function connectWebSocket (socket, opts) {
   opts = opts || {}
   const highWater = amountOption(opts, 'highWaterMark', DEFAULT_HIGH_WATER, 'bytes')
-  socket.binaryType = 'arraybuffer'
   let queued = [] // bytes framed before the socket opened
   let queuedBytes = 0 // their size: back pressure counts them as buffered
   let closed = false
@@ -63,6 +62,8 @@ function connectWebSocket (socket, opts) {
   }
 
   const wire = createWire(opts, {
+    release: claim(socket, 'connectWebSocket needs a WebSocket (a browser\'s, or one of the ws package)', ['send', 'close', 'addEventListener']),
+    flushAt: highWater,
     send (bytes) {
       if (socket.readyState === CONNECTING) {
         queued.push(bytes)
@@ -100,6 +101,8 @@ function connectWebSocket (socket, opts) {
       }
     }
   })
+
+  socket.binaryType = 'arraybuffer'
 
   function closeSocket (err) {
     if (!err) socket.close(CLOSE_NORMAL)

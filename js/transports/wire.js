@@ -48,7 +48,9 @@ function transportError (err, what) {
 }
 
 // opts: packet-stream's opts plus limits; transport: { send(bytes) ->
-// false when backed up, close(err, destroyed), closeIsSilent, flushAt }: a
+// false when backed up, close(err, destroyed), release (what claim()
+// returned: called once the session has ended, or when it cannot be made),
+// closeIsSilent, flushAt }: a
 // transport whose close the peer cannot see (a port) sends the goodbye on
 // every end but the peer's own, so that the peer's session ends too (and a
 // goodbye in reply does not reach whoever listens next); flushAt (bytes)
@@ -57,8 +59,15 @@ function transportError (err, what) {
 // drained(), flush() }; none of them throws.
 function createWire (opts, transport) {
   opts = opts || {}
-  const ps = new PacketStream(opts)
-  const framer = new Framer(opts.limits)
+  let ps, framer
+  try {
+    ps = new PacketStream(opts)
+    framer = new Framer(opts.limits)
+  } catch (err) {
+    if (ps) ps.destroy(true)
+    transport.release()
+    throw err
+  }
   let scheduled = false
   let finished = false // the session has ended: the transport is closed
   let writable = true
@@ -94,6 +103,7 @@ function createWire (opts, transport) {
     // was open here ended with "unexpected end of parent stream"; a session
     // destroyed here (ps.destroy(), with a reason or without) says so
     transport.close(peerEnded ? null : err || null, !peerEnded && ps.ended !== false)
+    transport.release()
     // a writer waiting for room stops here: its writes would go nowhere
     // (a substream's write after the end is silent, as in 2.0.6)
     const waiters = drainWaiters
@@ -287,4 +297,32 @@ function alsoEnds (transport, name, first, end) {
   }
 }
 
-module.exports = { createWire, isProtocolError, transportError, alsoEnds }
+// Transports a session is using: a second session on one would read the
+// first one's frames (each numbers its requests from 1, so the answers of
+// one would settle the other's), so it is refused until the first ends.
+const inUse = new WeakSet()
+
+// Checks that |transport| has the methods a session needs (each of
+// |methods|: a name, or names joined by | of which one will do), naming
+// what was expected.
+function checkMethods (transport, what, methods) {
+  const missing = transport === null || typeof transport !== 'object'
+    ? methods
+    : methods.filter((names) => !names.split('|').some((name) => typeof transport[name] === 'function'))
+  if (missing.length > 0) {
+    throw new TypeError(`packet-stream-wasm: ${what}, not ${transport === null ? 'null' : typeof transport === 'object' ? 'an object without ' + missing.join(', ') : typeof transport}`)
+  }
+}
+
+// checkMethods, and that |transport| is not in use by another session;
+// returns what frees it again.
+function claim (transport, what, methods) {
+  checkMethods(transport, what, methods)
+  if (inUse.has(transport)) {
+    throw new TypeError('packet-stream-wasm: this transport carries a session already; end it (close or destroy) before connecting another')
+  }
+  inUse.add(transport)
+  return () => inUse.delete(transport)
+}
+
+module.exports = { createWire, isProtocolError, transportError, alsoEnds, claim, checkMethods }
