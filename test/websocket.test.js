@@ -677,7 +677,13 @@ test('the caller\'s own socket.close() ends the session at once, without waiting
       await withTimeout(client.ps.request('ping'), 5000, 'the server has the request')
       conn.ws.pause() // the server stops reading: no close frame will be answered
       client.ws.close(code, reason)
-      // ended within the call, not when the socket closes
+      // ended within the call (a normal close, so that the goodbye leaves)
+      // or right after it (any other code: the socket may refuse it, and
+      // ws says why it closes only just after), not when the socket closes
+      if (code === 4001) {
+        assert.equal(client.closeCalls, 0)
+        await null
+      }
       assert.equal(client.closeCalls, 1)
       assert.equal(calls.length, 1)
       const err = await client.closed
@@ -825,4 +831,107 @@ test('a refused connection: the session fails with the reason in its message (EC
   assert.equal(err.cause.code, 'ECONNREFUSED')
   await sleep(20)
   assert.equal(closes.length, 1)
+})
+
+// Ends as the socket reports them: a peer's close() without a status code
+// (1005) is a normal end, as 1000 is; a message over ws's maxPayload ends
+// the session with ws's error as its cause, not with a close code that
+// never arrived; a destroy with a reason that is not an Error sends it as
+// the close reason; a close code the socket refuses throws and leaves the
+// socket and the session as they were.
+test('ends as reported: 1005 is a normal end, maxPayload gives its cause, a non-Error reason is sent, a refused close code changes nothing', T, async () => {
+  const server = await startServer()
+  try {
+    // the server closes without a status code
+    const client = await startClient(server.url, { afterOpen: true })
+    const conn = await server.next()
+    const held = client.ps.request('hold').then(() => 'answered', (err) => err)
+    await withTimeout(client.ps.request('ping'), 5000, 'the server has the request')
+    conn.ws.close()
+    const err = await withTimeout(held, 5000, 'the pending request')
+    assert.equal(err.message, 'unexpected end of parent stream')
+    assert.equal((await client.wsClosed).code, 1005)
+
+    // a destroy whose reason is a string, then one with a number
+    for (const reason of ['a plain string', 42]) {
+      const c = await startClient(server.url, { afterOpen: true })
+      const s = await server.next()
+      c.ps.destroy(reason)
+      assert.deepEqual(await withTimeout(s.wsClosed, 5000, 'the server socket closing'), { code: 4000, reason: String(reason) })
+    }
+
+    // a code the socket refuses
+    const c3 = await startClient(server.url, { afterOpen: true })
+    const s3 = await server.next()
+    assert.throws(() => c3.ws.close(1006), /valid error code/)
+    await sleep(20)
+    assert.equal(c3.ps.ended, false)
+    assert.equal(c3.ws.readyState, WebSocket.OPEN)
+    assert.deepEqual(await withTimeout(c3.ps.request('still here'), 5000, 'a request after it'), { echo: 'still here', from: 'server' })
+    c3.ws.close(1000)
+    await withTimeout(s3.closed, 5000, 'the server session ending')
+  } finally {
+    await server.close()
+  }
+
+  // a message over the server's maxPayload
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 1024 })
+  await once(wss, 'listening')
+  try {
+    const serverEnd = deferred()
+    wss.on('connection', (ws) => connectWebSocket(ws, { ...service('server'), close: serverEnd.resolve }))
+    const client = await startClient(`ws://127.0.0.1:${wss.address().port}`, { afterOpen: true })
+    const answer = client.ps.request(Buffer.alloc(4096)).then(() => 'answered', (err) => err)
+    const err = await withTimeout(serverEnd.promise, 5000, 'the server session ending')
+    assert.match(err.message, /websocket error: Max payload size exceeded/)
+    assert.match(err.cause.message, /Max payload size exceeded/)
+    assert.ok((await withTimeout(answer, 5000, 'the client request')) instanceof Error)
+  } finally {
+    for (const ws of wss.clients) ws.terminate()
+    await new Promise((resolve) => wss.close(resolve))
+  }
+})
+
+// The loop the README gives a producer: write while ps.writable, else await
+// ps.drained(). When the peer goes away, drained() throws the end, and the
+// loop stops; it used to resolve at once, for ever, while the writes went
+// nowhere, and the loop spun on microtasks so that no timer ran again.
+// With a highWaterMark of 16 KiB, what the socket buffers and what waits
+// framed stay near it: a turn's frames leave in pieces of that size.
+test('a producer honouring back pressure: the highWaterMark bounds the buffering; when the peer goes, drained() throws and the loop stops', T, async () => {
+  const server = await startServer()
+  try {
+    const HIGH = 16 << 10
+    const client = await startClient(server.url, { afterOpen: true, opts: { highWaterMark: HIGH } })
+    const conn = await server.next()
+    conn.ws.pause() // the server stops reading
+    const sub = client.ps.stream()
+    sub.read = () => {}
+    const chunk = Buffer.alloc(1024, 7)
+    let most = 0
+    let writes = 0
+    let timerRan = false
+    setTimeout(() => { timerRan = true }, 300)
+    const loop = (async () => {
+      for (;;) {
+        if (!client.ps.writable) await client.ps.drained()
+        sub.write(chunk)
+        writes++
+        most = Math.max(most, client.ws.bufferedAmount + client.ps.pendingBytes)
+      }
+    })()
+    const outcome = loop.then(() => 'returned', (err) => err)
+    await until(() => !client.ps.writable, 5000, 'the socket to back up')
+    assert.ok(most <= HIGH + 2 * (chunk.length + 9), `buffered and waiting at most ${most} bytes with a high-water mark of ${HIGH}`)
+    conn.ws.terminate()
+    const err = await withTimeout(outcome, 5000, 'the producer loop to stop')
+    assert.ok(err instanceof Error, String(err))
+    assert.equal(err, await client.closed, 'it throws the session\'s end')
+    const wrote = writes
+    await sleep(350)
+    assert.ok(timerRan, 'timers ran meanwhile')
+    assert.equal(writes, wrote)
+  } finally {
+    await server.close()
+  }
 })

@@ -4,12 +4,16 @@
 // opened. Frames of one event-loop turn leave as one binary message; the
 // core reassembles frames that span messages.
 const { createWire, isProtocolError, transportError, alsoEnds, claim } = require('./wire')
-const { later, amountOption } = require('../util')
+const { later, amountOption, text } = require('../util')
 
 const CONNECTING = 0
 const OPEN = 1
+const CLOSING = 2
 const CLOSED = 3
 const CLOSE_NORMAL = 1000
+// A close frame without a status (a peer's close() with no code) is
+// reported as this; it is a normal end too.
+const CLOSE_NO_STATUS = 1005
 // Browsers accept only 1000 and 3000-4999 from scripts.
 const CLOSE_ERROR = 4000
 const CLOSE_PROTOCOL_ERROR = 4002
@@ -106,7 +110,7 @@ function connectWebSocket (socket, opts) {
 
   function closeSocket (err) {
     if (!err) socket.close(CLOSE_NORMAL)
-    else socket.close(isProtocolError(err) ? CLOSE_PROTOCOL_ERROR : CLOSE_ERROR, closeReason(err.message))
+    else socket.close(isProtocolError(err) ? CLOSE_PROTOCOL_ERROR : CLOSE_ERROR, closeReason(err && typeof err.message === 'string' ? err.message : text(err)))
   }
 
   // The 'error' listener stays: a socket that fails after the session has
@@ -120,17 +124,29 @@ function connectWebSocket (socket, opts) {
   // A normal close between frames is the end of the transport; anything
   // else is a failure the session reports.
   function closedWith (code, reason) {
-    if (code === CLOSE_NORMAL) wire.receiveEnd(null)
-    else wire.receiveEnd(transportError(null, `websocket closed (${code}${reason ? ' ' + reason : ''})`))
+    if (code === CLOSE_NORMAL || code === CLOSE_NO_STATUS) return wire.receiveEnd(null)
+    const why = reason === undefined || reason === null ? '' : String(reason) // ws gives a Buffer
+    wire.receiveEnd(transportError(null, `websocket closed (${code}${why ? ' ' + why : ''})`))
   }
 
   // The caller's socket.close() ends the session at once: the closing
   // handshake waits for a peer that may have stopped reading (a browser
-  // then waits for minutes), and what is pending must not wait with it.
+  // then waits for minutes), and what is pending must not wait with it. A
+  // normal close ends it first, so that the goodbye leaves; any other code
+  // once the call is over: a code the socket refuses throws and leaves the
+  // socket and the session as they were, and ws's own close() on a failure
+  // (a message over its maxPayload) is followed at once by the 'error' that
+  // says why, which then ends the session with its cause.
   unlisten.push(alsoEnds(socket, 'close', true, (code = CLOSE_NORMAL, reason) => {
-    closedByCaller = true
-    closedWith(code, reason)
-    closedByCaller = false
+    if (code === CLOSE_NORMAL || code === CLOSE_NO_STATUS) {
+      closedByCaller = true
+      closedWith(code, reason)
+      closedByCaller = false
+    } else {
+      queueMicrotask(() => {
+        if (socket.readyState === CLOSING || socket.readyState === CLOSED) closedWith(code, reason)
+      })
+    }
   }))
 
   unlisten.push(listen(socket, 'open', () => {
