@@ -286,6 +286,48 @@ test('a request handler that throws: the session is destroyed with an error that
   assert.equal(rec.answered, 1)
 })
 
+// closeTimeout counts time without progress: a peer that reads slowly,
+// taking many times closeTimeout to read what waited at the close, gets
+// every byte and the goodbye. The timer used to run from the end of the
+// session, and cut such a peer off in the middle of a frame.
+test('a peer that reads slowly after the session closed gets everything: closeTimeout counts time without progress', { timeout: 30000 }, async () => {
+  const net = require('node:net')
+  let session
+  const srv = await listen((socket) => { session = connectStream(socket, { closeTimeout: 1000 }) })
+  try {
+    const peer = net.connect({ port: srv.port, host: '127.0.0.1', allowHalfOpen: true })
+    peer.on('error', () => {})
+    await withTimeout(new Promise((resolve) => peer.once('connect', resolve)), 5000, 'connect')
+    peer.pause()
+    while (!session) await sleep(5)
+    const body = Buffer.alloc(64 << 10, 0x42)
+    const count = 256 // 16 MiB: more than the socket buffers hold
+    for (let i = 0; i < count; i++) session.message(body)
+    const started = Date.now()
+    session.close(() => {})
+    // read a chunk (64 KiB at most) every 10 ms, at most 6.4 MB/s: 16 MiB take
+    // over 2.5 s, and the kernel wakes the writer every few hundred ms
+    const got = []
+    let size = 0
+    peer.on('data', (chunk) => { got.push(chunk); size += chunk.length; peer.pause() })
+    const reading = setInterval(() => peer.resume(), 10)
+    peer.setNoDelay(true)
+    const ended = new Promise((resolve) => peer.once('end', resolve))
+    const closed = new Promise((resolve) => peer.once('close', resolve))
+    await withTimeout(Promise.race([ended, closed]), 20000, 'the stream to end')
+    clearInterval(reading)
+    const all = Buffer.concat(got)
+    const expected = frames([...Array.from({ length: count }, () => ({ req: 0, stream: false, end: false, value: body }))])
+    assert.ok(Date.now() - started > 2000, 'the read took longer than closeTimeout many times over')
+    assert.equal(all.length, expected.length + 9, `got ${size} bytes of ${expected.length + 9}`)
+    assert.ok(all.subarray(0, expected.length).equals(expected))
+    assert.ok(all.subarray(expected.length).equals(Buffer.alloc(9)), 'the goodbye')
+    peer.destroy()
+  } finally {
+    await srv.close()
+  }
+})
+
 test('a peer that keeps its side open and never reads after the session ended: the socket is destroyed after closeTimeout', { timeout: 20000 }, async () => {
   const net = require('node:net')
   for (const how of ['graceful close', 'destroy with an error', 'default timeout not yet passed']) {

@@ -6,10 +6,11 @@
 const { createWire, isProtocolError, transportError, claim, checkMethods } = require('./wire')
 const { later, amountOption } = require('../util')
 
-// How long after the session's end the stream may take to close by itself
-// (what was framed is written, the peer ends its side) before it is
-// destroyed: a peer that keeps its side open, or never reads, must not hold
-// the stream (a socket's file handle) for good.
+// How long after the session's end the stream may go without progress
+// (nothing more of what was framed written, the peer not ending its side)
+// before it is destroyed: a peer that keeps its side open, or stops
+// reading, must not hold the stream (a socket's file handle) for good,
+// and one that reads slowly must still get everything.
 const DEFAULT_CLOSE_TIMEOUT = 30000
 const MAX_TIMER = 0x7fffffff
 
@@ -51,9 +52,26 @@ function connectStream (duplex, opts) {
   function untilClosed () {
     const isOver = (s) => s.destroyed || s.closed
     if (isOver(input) && isOver(output)) return
-    // timers take at most 2^31 - 1 ms (24.8 days); beyond, they fire at once
-    const timer = setTimeout(destroyStreams, Math.min(closeTimeout, MAX_TIMER))
-    if (typeof timer.unref === 'function') timer.unref()
+    // what is left to write: in the stream, and (a socket) what libuv has
+    // yet to hand to the kernel, since one large write or writev counts as
+    // written in the stream only once it all is; either going down is
+    // progress
+    const progress = () => [output.writableLength, output._handle ? output._handle.writeQueueSize : 0]
+    let last = progress()
+    let timer = null
+    const wait = () => {
+      // timers take at most 2^31 - 1 ms (24.8 days); beyond, they fire at once
+      timer = setTimeout(check, Math.min(closeTimeout, MAX_TIMER))
+      if (typeof timer.unref === 'function') timer.unref()
+    }
+    const check = () => {
+      const now = progress()
+      const moved = now[0] < last[0] || now[1] < last[1]
+      last = now
+      if (moved) wait()
+      else destroyStreams()
+    }
+    wait()
     let open = output === input ? 1 : 2
     const onclosed = () => { if (--open === 0) clearTimeout(timer) }
     input.once('close', onclosed)
