@@ -29,7 +29,9 @@ export function serve (connect, target, where) {
           if (!sub.writeEnd) sub.end() // the page ended first: so do we
           return
         }
-        if (data && data.download) download(sub, data.download)
+        // a download cut short by the end of the session (drained() throws
+        // it) has no one left to tell
+        if (data && data.download) download(sub, data.download).catch(() => {})
       }
     }
   })
