@@ -79,7 +79,7 @@ class PacketStream {
     this._closecbs = [] // must release, may capture `this`
     this._closing = false // mirrors the core, to skip calls that would do nothing
     this._destroyed = false // destroy() was called (ended may still be falsy)
-    this._destroying = false // destroy() is handing out what was open
+    this._destroyingStream = false // destroy() is ending a substream: its reader runs
     this._closed = false
     if (opts.close) this._closecbs.push(opts.close)
     const limits = opts.limits
@@ -190,11 +190,11 @@ class PacketStream {
         }
       }
     }
-    // A destroy called from a callback of this loop (a substream's reader)
-    // finds what this loop has taken already gone; in the reference it is
-    // still there, and counts as open below.
-    const outer = this._destroying
-    this._destroying = true
+    // A destroy called from a substream's reader in this loop finds that
+    // substream gone already; in the reference it is still in its table
+    // while its reader runs, and counts as open below (a request is out of
+    // the table before its callback runs, in both).
+    const withinReader = this._destroyingStream
     // The core hands out what is open in the reference's order: our
     // requests, then substreams the peer opened, then ours.
     const ev = (core.scratch + 16) >> 2
@@ -214,14 +214,15 @@ class PacketStream {
         this._slots[slot] = undefined
         sub._slot = -1 // the core releases it at the next poll
         sub.writeEnd = true // destroy it without sending it a message
+        this._destroyingStream = true
         hear(() => sub.destroy(err))
+        this._destroyingStream = withinReader
       } else if (type === EV.CLOSED) {
         break // the core is done; what the user hears follows below
       }
     }
-    this._destroying = outer
     // from the outside it is not an error if nothing was open
-    if (numended === 0 && end === true && !outer) err = null
+    if (numended === 0 && end === true && !withinReader) err = null
     hear(() => this._maybedone(err))
     if (threw) throw thrown
   }

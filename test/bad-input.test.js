@@ -669,4 +669,28 @@ test('ps.destroy(true) from a reader during a destroy with an error: the session
   const ours = trace(require('..'))
   assert.deepEqual(ours, trace(packetStream))
   assert.deepEqual(ours, [['read end', 'unexpected end of parent stream'], ['close', 'unexpected end of parent stream']])
+
+  // from a request's callback instead: the request is out of the table
+  // before its callback runs, so the inner destroy finds nothing open and
+  // the session ends cleanly, in both
+  const fromRequest = (make) => {
+    const log = []
+    const A = make({ close: (err) => log.push(['close', err ? err.message : err]) })
+    A.read = (msg, end) => { if (msg === null) log.push(['read end', end === true ? true : end.message]) }
+    A.request(1, (err) => { log.push(['request', err.message]); A.destroy(true) })
+    A.destroy(true)
+    return log
+  }
+  const ours2 = fromRequest(require('..'))
+  assert.deepEqual(ours2, fromRequest(packetStream))
+  assert.deepEqual(ours2, [['request', 'unexpected end of parent stream'], ['read end', true], ['close', null]])
+})
+
+test('connectStream refuses a { readable, writable } whose writable is not a stream, naming what it lacks', () => {
+  const { PassThrough } = require('node:stream')
+  const readable = new PassThrough()
+  assert.throws(() => connectStream({ readable, writable: { write () { return true }, end () {}, on () { return this } } }), { name: 'TypeError', message: /whose writable is a stream, not an object without removeListener, destroy/ })
+  // nothing was claimed: a proper pair takes the readable afterwards
+  const ps = connectStream({ readable, writable: new PassThrough() })
+  ps.destroy(true)
 })

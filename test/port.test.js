@@ -542,3 +542,34 @@ test('sessions one after another on one MessageChannel; a second at once, or a n
     assert.throws(() => connectPort(notPort, {}), { name: 'TypeError', message: /connectPort needs a Worker, a MessagePort or a worker's global/ })
   }
 })
+
+// A session that has ended holds nothing: its handlers, the port and what
+// they refer to can be collected. The first port session of a process was
+// kept for good by the closure of the process 'exit' listener made for it.
+test('ended port sessions, the first of the process too, can be collected', T, () => {
+  const { execFileSync } = require('node:child_process')
+  const script = `
+    const { MessageChannel } = require('node:worker_threads')
+    const { connectPort } = require(${JSON.stringify(path.join(__dirname, '..'))})
+    const refs = []
+    ;(async () => {
+      for (let i = 0; i < 3; i++) {
+        const { port1, port2 } = new MessageChannel()
+        const handlers = { request: (v, cb) => cb(null, v) }
+        refs.push(new WeakRef(handlers), new WeakRef(port1))
+        const a = connectPort(port1, handlers)
+        const b = connectPort(port2, {})
+        await b.request('x')
+        await new Promise((resolve) => a.close(resolve))
+        port1.close()
+        port2.close()
+      }
+      for (let i = 0; i < 5; i++) { await new Promise((resolve) => setTimeout(resolve, 20)); gc() }
+      console.log(JSON.stringify(refs.map((r) => r.deref() !== undefined)))
+    })()
+  `
+  const alive = JSON.parse(execFileSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8' }))
+  // the first two sessions (the last may still sit in the script's own
+  // stack frame, whatever the library does)
+  assert.deepEqual(alive.slice(0, 4), [false, false, false, false])
+})

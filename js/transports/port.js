@@ -25,13 +25,18 @@ const { later } = require('../util')
 
 // Sessions whose frames must leave if the (worker's) process exits in the
 // turn that framed them: one 'exit' listener for all.
+// (The listener is made out here: one made in flushAtExit would keep the
+// first session's closure, and all it refers to, alive for good.)
 const atExit = new Set()
 let exitListening = false
+function flushAll () {
+  for (const flush of atExit) flush()
+}
 function flushAtExit (wire) {
   if (typeof process !== 'object' || process === null || typeof process.on !== 'function') return () => {}
   if (!exitListening) {
     exitListening = true
-    process.on('exit', () => { for (const flush of atExit) flush() })
+    process.on('exit', flushAll)
   }
   atExit.add(wire.flush)
   return () => atExit.delete(wire.flush)

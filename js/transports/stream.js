@@ -23,7 +23,7 @@ function connectStream (duplex, opts) {
   const closeTimeout = amountOption(opts, 'closeTimeout', DEFAULT_CLOSE_TIMEOUT, 'milliseconds')
   const needs = 'connectStream needs a Duplex stream, or { readable, writable }'
   // its writable may be another session's readable (an in-memory pair)
-  if (pair) checkMethods(output, needs + ' whose writable is a stream', ['write', 'end', 'on'])
+  if (pair) checkMethods(output, needs + ' whose writable is a stream', ['write', 'end', 'on', 'removeListener', 'destroy'])
   let closed = false
 
   const wire = createWire(opts, {

@@ -102,13 +102,16 @@ function createWire (opts, transport) {
     // after the peer's goodbye the transport ends normally, even when what
     // was open here ended with "unexpected end of parent stream"; a session
     // destroyed here (ps.destroy(), with a reason or without) says so
-    transport.close(peerEnded ? null : err || null, !peerEnded && ps.ended !== false)
-    transport.release()
-    // a writer waiting for room stops here: its writes would go nowhere
-    // (a substream's write after the end is silent, as in 2.0.6)
-    const waiters = drainWaiters
-    drainWaiters = []
-    for (const waiter of waiters) waiter.reject(endError)
+    try {
+      transport.close(peerEnded ? null : err || null, !peerEnded && ps.ended !== false)
+    } finally {
+      transport.release()
+      // a writer waiting for room stops here: its writes would go nowhere
+      // (a substream's write after the end is silent, as in 2.0.6)
+      const waiters = drainWaiters
+      drainWaiters = []
+      for (const waiter of waiters) waiter.reject(endError)
+    }
   }
 
   // Frames |msg|. What waits framed is handed over first when the frame
