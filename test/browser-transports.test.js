@@ -228,4 +228,6 @@ test('browser: connectPort between a page and a dedicated module Worker (connect
   assert.deepEqual(q.portClosedA, { isError: true, name: 'Error', message: 'transport failed: port closed' })
   assert.deepEqual(q.portClosedB, unexpected)
   assert.deepEqual(q.portClosedCalls, [['a', q.portClosedA], ['b', unexpected]])
+  assert.equal(q.window.name, 'TypeError')
+  assert.match(q.window.message, /not a window/)
 })

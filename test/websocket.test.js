@@ -935,3 +935,28 @@ test('a producer honouring back pressure: the highWaterMark bounds the buffering
     await server.close()
   }
 })
+
+// The caller's own close() with code 1000 sends the goodbye first even when
+// something is open (what is open here ends with "unexpected end of parent
+// stream"), so that the server's session ends too, also when the close()
+// itself then throws (a reason over 123 bytes) and the socket stays open.
+test('the caller\'s close(1000) with a request pending sends the goodbye, also when close() throws', T, async () => {
+  const server = await startServer()
+  try {
+    const client = await startClient(server.url, { afterOpen: true })
+    const conn = await server.next()
+    const held = client.ps.request('hold').then(() => 'answered', (err) => err)
+    const serverHeld = conn.ps.request('hold').then(() => 'answered', (err) => err)
+    await withTimeout(client.ps.request('ping'), 5000, 'the server has the request')
+    assert.throws(() => client.ws.close(1000, 'x'.repeat(200)))
+    assert.equal((await held).message, 'unexpected end of parent stream')
+    // the server heard the goodbye: its session ends, its pending request
+    // hears it, and it closes the socket
+    assert.equal((await withTimeout(serverHeld, 5000, 'the server request')).message, 'unexpected end of parent stream')
+    await withTimeout(conn.closed, 5000, 'the server session')
+    assert.ok(conn.received.at(-1).equals(Buffer.alloc(9)), 'the last message was the goodbye')
+    assert.equal((await withTimeout(client.wsClosed, 5000, 'the socket closing')).code, 1000)
+  } finally {
+    await server.close()
+  }
+})

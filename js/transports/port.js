@@ -53,6 +53,12 @@ function on (port, type, fn) {
 }
 
 function connectPort (port, opts) {
+  // a window has postMessage too, but posts to itself (its second argument
+  // is not a transfer list there): a page talks to a worker through the
+  // Worker or a MessagePort
+  if (typeof Window === 'function' && port instanceof Window) {
+    throw new TypeError('packet-stream-wasm: connectPort needs a Worker, a MessagePort or a worker\'s global, not a window (in a page, connect the Worker or a MessageChannel port)')
+  }
   const unlisten = []
   const wire = createWire(opts, {
     release: claim(port, 'connectPort needs a Worker, a MessagePort or a worker\'s global (postMessage, and on or addEventListener)', ['postMessage', 'on|addEventListener']),

@@ -66,6 +66,9 @@ function connectWebSocket (socket, opts) {
   }
 
   const wire = createWire(opts, {
+    // the caller's own close() ends the session before the socket closes:
+    // the goodbye goes first, also when what was open ends with an error
+    get closeIsSilent () { return closedByCaller },
     release: claim(socket, 'connectWebSocket needs a WebSocket (a browser\'s, or one of the ws package)', ['send', 'close', 'addEventListener']),
     flushAt: highWater,
     send (bytes) {
