@@ -565,14 +565,19 @@ test('a peer that stops reading for a while, within maxOutbuf, gets every byte i
     const drained = sess.drained()
     let isDrained = false
     drained.then(() => { isDrained = true })
+    // the callback form too: ps.ondrain, called each time room comes back
+    let ondrains = 0
+    sess.ondrain = () => { ondrains++ }
     await sleep(100)
     assert.equal(isDrained, false, 'drained() waits while the peer does not read')
+    assert.equal(ondrains, 0)
     assert.equal(sess.ended, false)
     raw.socket.resume()
     const expected = frames(packets.map((p) => ({ ...p, req: -p.req })))
     await withTimeout(raw.untilReceived(expected.length), 15000, 'every response')
     await withTimeout(drained, 5000, 'drained()')
     assert.equal(sess.writable, true)
+    assert.ok(ondrains >= 1, 'ps.ondrain was called')
     assert.ok(raw.received().equals(expected), 'the responses, byte for byte')
     raw.socket.end(Buffer.alloc(9)) // goodbye
     await withTimeout(raw.closed, 5000, 'the server to close')

@@ -37,6 +37,16 @@ test('answered requests do not count against maxRequests', () => {
   assert.deepEqual(out[999], { value: 1000, end: false, req: -1000 })
 })
 
+test('requests answered NO_REQUEST_HANDLER (no request handler) do not count against maxRequests', () => {
+  const a = packets({ limits: { maxRequests: 2 } })
+  const out = []
+  a.read = (msg) => out.push(msg)
+  for (let i = 1; i <= 10; i++) a.write({ req: i, stream: false, end: false, value: i })
+  assert.equal(a.ended, false)
+  assert.equal(out.length, 10)
+  assert.deepEqual(out[9], { value: { message: 'Unable to handle requests', name: 'NO_REQUEST_HANDLER', stack: null }, end: true, stream: false, req: -10 })
+})
+
 test('requests whose handler threw do not count against maxRequests', () => {
   const answers = []
   let later = null
