@@ -286,19 +286,25 @@ test('a request handler that throws: the session is destroyed with an error that
   assert.equal(rec.answered, 1)
 })
 
+// A raw TCP peer on 127.0.0.1 that keeps its side open and reads nothing
+// until told (resume()).
+async function pausedPeer (port) {
+  const peer = require('node:net').connect({ port, host: '127.0.0.1', allowHalfOpen: true })
+  peer.on('error', () => {})
+  await withTimeout(new Promise((resolve) => peer.once('connect', resolve)), 5000, 'connect')
+  peer.pause()
+  return peer
+}
+
 // closeTimeout counts time without progress: a peer that reads slowly,
 // taking many times closeTimeout to read what waited at the close, gets
 // every byte and the goodbye. The timer used to run from the end of the
 // session, and cut such a peer off in the middle of a frame.
 test('a peer that reads slowly after the session closed gets everything: closeTimeout counts time without progress', { timeout: 30000 }, async () => {
-  const net = require('node:net')
   let session
   const srv = await listen((socket) => { session = connectStream(socket, { closeTimeout: 1000 }) })
   try {
-    const peer = net.connect({ port: srv.port, host: '127.0.0.1', allowHalfOpen: true })
-    peer.on('error', () => {})
-    await withTimeout(new Promise((resolve) => peer.once('connect', resolve)), 5000, 'connect')
-    peer.pause()
+    const peer = await pausedPeer(srv.port)
     while (!session) await sleep(5)
     const body = Buffer.alloc(64 << 10, 0x42)
     const count = 256 // 16 MiB: more than the socket buffers hold
@@ -329,7 +335,6 @@ test('a peer that reads slowly after the session closed gets everything: closeTi
 })
 
 test('a peer that keeps its side open and never reads after the session ended: the socket is destroyed after closeTimeout', { timeout: 20000 }, async () => {
-  const net = require('node:net')
   for (const how of ['graceful close', 'destroy with an error', 'default timeout not yet passed']) {
     let session
     let serverSocket
@@ -339,10 +344,7 @@ test('a peer that keeps its side open and never reads after the session ended: t
     })
     try {
       // a half-open peer: it never ends its side and never reads
-      const peer = net.connect({ port: srv.port, host: '127.0.0.1', allowHalfOpen: true })
-      peer.on('error', () => {})
-      await withTimeout(new Promise((resolve) => peer.once('connect', resolve)), 5000, 'connect')
-      peer.pause()
+      const peer = await pausedPeer(srv.port)
       while (!session) await sleep(5)
       const closed = closeOf(serverSocket)
       const started = Date.now()
