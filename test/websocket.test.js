@@ -864,6 +864,7 @@ test('ends as reported: 1005 is a normal end, maxPayload gives its cause, a non-
     const c3 = await startClient(server.url, { afterOpen: true })
     const s3 = await server.next()
     assert.throws(() => c3.ws.close(1006), /valid error code/)
+    assert.throws(() => c3.ws.close(1005), /valid error code/) // reported, never sent
     await sleep(20)
     assert.equal(c3.ps.ended, false)
     assert.equal(c3.ws.readyState, WebSocket.OPEN)

@@ -141,7 +141,10 @@ function connectWebSocket (socket, opts) {
   // (a message over its maxPayload) is followed at once by the 'error' that
   // says why, which then ends the session with its cause.
   unlisten.push(alsoEnds(socket, 'close', true, (code = CLOSE_NORMAL, reason) => {
-    if (code === CLOSE_NORMAL || code === CLOSE_NO_STATUS) {
+    // (1005 is only ever reported: a close() with it throws, as with any
+    // code the socket refuses; ws's own close() for a received 1005 gives
+    // no code, which is 1000 here)
+    if (code === CLOSE_NORMAL) {
       closedByCaller = true
       closedWith(code, reason)
       closedByCaller = false
