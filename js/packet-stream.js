@@ -11,7 +11,7 @@
 // code written for it observes that order.
 const { core, need, coreError, limitOf, C } = require('./wasm')
 const Substream = require('./substream')
-const { flat, toError, closedread, debug, isRefusal, report, text, parentEnded } = require('./util')
+const { flat, toError, closedread, debug, isRefusal, report, firstThrowLater, text, parentEnded } = require('./util')
 
 const EV = C.events
 const TYPE_MASK = C.packed.PACK_TYPE_MASK
@@ -177,19 +177,7 @@ class PacketStream {
     // the session closes: the first throw goes on to the caller afterwards
     // (as the reference's would, which stops there and leaves the rest of
     // the session, and a transport under it, open), later ones are reported.
-    let thrown = null
-    let threw = false
-    const hear = (fn) => {
-      try {
-        fn()
-      } catch (e) {
-        if (threw) report(e)
-        else {
-          threw = true
-          thrown = e
-        }
-      }
-    }
+    const calls = firstThrowLater()
     // A destroy called from a substream's reader in this loop finds that
     // substream gone already; in the reference it is still in its table
     // while its reader runs, and counts as open below (a request is out of
@@ -206,8 +194,8 @@ class PacketStream {
         numended++
         const cb = this._slots[slot]
         this._slots[slot] = undefined
-        hear(() => cb(err, undefined))
-        hear(() => this._maybedone(err))
+        calls.run(() => cb(err, undefined))
+        calls.run(() => this._maybedone(err))
       } else if (type === EV.STREAM_ABORTED) {
         numended++
         const sub = this._slots[slot]
@@ -215,7 +203,7 @@ class PacketStream {
         sub._slot = -1 // the core releases it at the next poll
         sub.writeEnd = true // destroy it without sending it a message
         this._destroyingStream = true
-        hear(() => sub.destroy(err))
+        calls.run(() => sub.destroy(err))
         this._destroyingStream = withinReader
       } else if (type === EV.CLOSED) {
         break // the core is done; what the user hears follows below
@@ -223,8 +211,8 @@ class PacketStream {
     }
     // from the outside it is not an error if nothing was open
     if (numended === 0 && end === true && !withinReader) err = null
-    hear(() => this._maybedone(err))
-    if (threw) throw thrown
+    calls.run(() => this._maybedone(err))
+    calls.rethrow()
   }
 
   // Closes if closing and nothing is open any more. As in the reference,
@@ -239,19 +227,8 @@ class PacketStream {
     // Every close callback hears the end even if one throws, and the core
     // is freed: the first throw goes on to the caller (as the reference's
     // would), later ones are reported.
-    let thrown = null
-    let threw = false
-    for (const cb of this._closecbs) {
-      try {
-        cb(err)
-      } catch (e) {
-        if (threw) report(e)
-        else {
-          threw = true
-          thrown = e
-        }
-      }
-    }
+    const calls = firstThrowLater()
+    for (const cb of this._closecbs) calls.run(cb, err)
     // deallocate
     this.opts = null
     this._closecbs.length = 0
@@ -263,7 +240,7 @@ class PacketStream {
       w.ps_session_del(this._core)
       this._core = 0
     }
-    if (threw) throw thrown
+    calls.rethrow()
   }
 
   // Sends data out to the other end

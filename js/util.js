@@ -85,6 +85,30 @@ function report (err) {
   } else console.error(err)
 }
 
+// Calls that must all happen even when one throws: run() each; the first
+// throw is kept for the caller (rethrow(), once all are done), later ones
+// are reported.
+function firstThrowLater () {
+  let threw = false
+  let thrown = null
+  return {
+    run (fn, arg) {
+      try {
+        fn(arg)
+      } catch (e) {
+        if (threw) report(e)
+        else {
+          threw = true
+          thrown = e
+        }
+      }
+    },
+    rethrow () {
+      if (threw) throw thrown
+    }
+  }
+}
+
 // A transport's numeric option: a number from 0 up (Infinity included), or
 // |fallback| when absent.
 function amountOption (opts, name, fallback, unit) {
@@ -95,4 +119,4 @@ function amountOption (opts, name, fallback, unit) {
   return value
 }
 
-module.exports = { flat, toError, closedread, debug, later, report, REFUSED, isRefusal, amountOption, text, parentEnded }
+module.exports = { flat, toError, closedread, debug, later, report, firstThrowLater, REFUSED, isRefusal, amountOption, text, parentEnded }

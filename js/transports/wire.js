@@ -108,9 +108,7 @@ function createWire (opts, transport) {
       transport.release()
       // a writer waiting for room stops here: its writes would go nowhere
       // (a substream's write after the end is silent, as in 2.0.6)
-      const waiters = drainWaiters
-      drainWaiters = []
-      for (const waiter of waiters) waiter.reject(endError)
+      settleDrain('reject', endError)
     }
   }
 
@@ -245,6 +243,12 @@ function createWire (opts, transport) {
     if (!finished) finish(err || transportError(null, 'transport ended'))
   }
 
+  // Settles every drained() waiting: |how| is 'resolve' or 'reject'.
+  function settleDrain (how, value) {
+    const waiters = drainWaiters
+    drainWaiters = []
+    for (const waiter of waiters) waiter[how](value)
+  }
 
   // The transport has room again.
   function drained () {
@@ -252,9 +256,7 @@ function createWire (opts, transport) {
     writable = true
     flush()
     if (!writable) return // backed up again at once
-    const waiters = drainWaiters
-    drainWaiters = []
-    for (const waiter of waiters) waiter.resolve()
+    settleDrain('resolve')
     if (typeof ps.ondrain === 'function') ps.ondrain()
   }
 
