@@ -13,7 +13,13 @@
  * The host loop, after every input or command:
  *
  *     while ((rv = ps_session_poll(s, &ev)) > 0) handle(&ev);
- *     n = ps_session_send(s, &bytes);  write n bytes to the transport
+ *     n = ps_session_send(s, &bytes);  write n bytes to the transport;
+ *                                      if it took only k, ps_session_sent(s, k)
+ *
+ * Commands may be called from the host's event handling, between polls (an
+ * event's borrowed |data| may be the body of a command, to echo it). A
+ * session is not safe to use from two threads at once; sessions are
+ * independent of each other.
  *
  * Requests and substreams are named to the host by a *slot*: a small integer
  * the host can use to index an array of its own callbacks and objects. A slot
@@ -106,7 +112,8 @@ typedef struct ps_limits {
 /*
  * ps_mem: allocator hooks, threaded through every allocation of a session.
  * |user| is passed back to each function. Any function may return NULL (or
- * fail to realloc); the core turns that into PS_ERR_NOMEM.
+ * fail to realloc); the core turns that into PS_ERR_NOMEM. The core never
+ * asks for 0 bytes, never frees NULL and never reallocs NULL (it mallocs).
  */
 typedef struct ps_mem {
   void *(*malloc)(size_t size, void *user);
@@ -129,7 +136,9 @@ typedef struct ps_session ps_session;
  */
 typedef struct ps_event {
   int32_t type;        /* PS_EV_* */
-  int32_t req;         /* request number of the packet as on the wire; in
+  int32_t req;         /* request number of the packet as on the wire (on
+                          a substream: negative for one we opened, positive
+                          for one the peer opened); in
                           the *_ABORTED events, which have no packet, the id
                           packet-stream names it by (ps_session_find's) */
   uint32_t slot;       /* the request or substream, or PS_NO_SLOT */
@@ -181,8 +190,12 @@ void ps_session_del(ps_session *s);
  * is kept (the header in a fixed buffer, the body in one that grows with the
  * bytes that arrive); a body wholly inside |in| is handed out in place.
  *
+ * At most PS_MAX_BYTES of |len| are looked at in one call. The peer's
+ * goodbye ends the session as ps_session_recv_end(s, 0) does (see there).
+ *
  * Returns the number of bytes consumed (after goodbye or once the session
- * ended, the rest is consumed and ignored), or a fatal code: PS_ERR_BAD_TYPE,
+ * ended, the rest of what was looked at is consumed and ignored), or a
+ * fatal code: PS_ERR_BAD_TYPE,
  * PS_ERR_PEER_FRAME_TOO_LARGE, PS_ERR_PEER_REQUEST_LIMIT,
  * PS_ERR_PEER_STREAM_LIMIT, PS_ERR_NOMEM or an earlier fatal code (such as
  * PS_ERR_OUTBUF_LIMIT of a command); PS_ERR_WRONG_MODE in packet mode;
@@ -209,20 +222,30 @@ int32_t ps_session_recv_packet(ps_session *s, int32_t req, uint32_t flags);
  * ps_session_recv_end tells the core that the transport ended: |error| 0 for
  * a clean end (as packet-stream's write(null, true)), else a negative code
  * (PS_ERR_TRANSPORT if nothing better is known). The session is destroyed as
- * by ps_session_destroy; a clean end in the middle of a frame becomes
- * PS_ERR_TRUNCATED. Returns 0 or PS_ERR_INVALID_ARGUMENT.
+ * by ps_session_destroy: with nothing open a clean end closes with error 0
+ * and frames the goodbye in reply; else each open request and substream is
+ * aborted with PS_ERR_UNEXPECTED_END (or |error|) and no goodbye is framed.
+ * A clean end in the middle of a frame becomes the fatal PS_ERR_TRUNCATED
+ * (reported by PS_EV_ERROR). Returns 0 or PS_ERR_INVALID_ARGUMENT.
  */
 int32_t ps_session_recv_end(ps_session *s, int32_t error);
 
 /*
  * ps_session_poll writes the next event to |ev|. Returns 1 when it did, 0
  * when there is nothing to report. Order: the event of the last packet, then
- * after a destroy or fatal error PS_EV_ERROR (fatal errors only), one
+ * after a fatal error that the core found itself (in the peer's input, an
+ * output over max_outbuf, no memory) PS_EV_ERROR with its code (an end the
+ * host gave, by ps_session_destroy or ps_session_recv_end, is not repeated
+ * as an ERROR: its code is in the events below), one
  * PS_EV_REQUEST_ABORTED per open request of ours, one PS_EV_STREAM_ABORTED
  * per substream (opened by the peer, then by us), all in the order they were
  * opened, and finally PS_EV_CLOSED once, as soon as the session is closing
- * and nothing is left open. Requests of the peer that were never answered
- * are released silently when the session closes.
+ * and nothing is left open. CLOSED's |error| is 0 after a graceful close,
+ * and after a clean end (a destroy with 0, the transport's clean end, the
+ * peer's goodbye) when nothing was open; else the end's code, which is
+ * PS_ERR_UNEXPECTED_END for a clean end that cut something short. In wire
+ * mode the goodbye is framed exactly when it is 0. Requests of the peer that
+ * were never answered are released silently when the session closes.
  *
  * The slot of a REQUEST_ABORTED event is released before the event; the slot
  * of a STREAM_ABORTED event stays valid until the next poll, so the host may
@@ -234,11 +257,25 @@ int32_t ps_session_poll(ps_session *s, ps_event *ev);
  * ps_session_send (wire mode) stores in |*out| a pointer to every framed byte
  * not yet taken and returns their number (0 when none). The bytes count as
  * taken: the pointer stays valid until the next call on |s| other than
- * ps_session_pending, ps_session_state and ps_session_memory (a poll may
- * frame the goodbye, ps_session_body may move the buffer): copy or write the
- * bytes before anything else. Returns PS_ERR_WRONG_MODE in packet mode.
+ * ps_session_sent, ps_session_pending, ps_session_state and
+ * ps_session_memory (a poll may frame the goodbye, ps_session_body may move
+ * the buffer): write or copy the bytes before anything else. Once all that
+ * was framed has been taken, a buffer that a burst made larger than
+ * PS_KEEP_OUTPUT is let go by the next call that uses it (this one included).
+ * Returns PS_ERR_WRONG_MODE in packet mode.
  */
 int32_t ps_session_send(ps_session *s, const uint8_t **out);
+
+/*
+ * ps_session_sent, right after ps_session_send returned m bytes, says that
+ * the transport took only the first |n| of them (a non-blocking socket's
+ * short write): the other m - n are handed back, first in line for the next
+ * ps_session_send, and count against max_outbuf again, so the host keeps no
+ * copy of its own. n = m changes nothing. Returns 0, PS_ERR_WRONG_MODE in
+ * packet mode, or PS_ERR_INVALID_ARGUMENT when |n| is over m or a call other
+ * than those ps_session_send allows came between (nothing changes then).
+ */
+int32_t ps_session_sent(ps_session *s, uint32_t n);
 
 /*
  * ps_session_pending returns the number of framed bytes not yet taken by
@@ -346,11 +383,13 @@ int32_t ps_stream_write(ps_session *s, uint32_t slot, uint32_t type,
  * ps_stream_end sends the end of our side of the substream in |slot|, with
  * body |data| (JSON `true` for a plain end, an error value for an error).
  * When the peer had already ended its side the substream is finished and
- * the result is 1, else 0. In wire mode the slot is then released. In packet
- * mode the host, which sends the end itself after this call, releases it
- * with ps_stream_release once sent: a packet arriving while it sends still
- * finds the substream (as in packet-stream 2.0.6). Also PS_ERR_UNKNOWN_SLOT
- * and, unless PS_OPT_COMPAT, PS_ERR_STREAM_ENDED for a second end.
+ * the result is 1, else 0 (the slot stays valid until the peer's end comes
+ * in a PS_EV_STREAM_END with PS_EVF_RELEASED). After a result of 1, in wire
+ * mode the slot is released at once; in packet mode the host, which sends the
+ * end itself after this call, releases it with ps_stream_release once sent: a
+ * packet arriving while it sends still finds the substream (as in
+ * packet-stream 2.0.6). Also PS_ERR_UNKNOWN_SLOT and, unless PS_OPT_COMPAT,
+ * PS_ERR_STREAM_ENDED for a second end.
  */
 int32_t ps_stream_end(ps_session *s, uint32_t slot, uint32_t type,
                       const uint8_t *data, uint32_t len);
@@ -459,9 +498,10 @@ uint32_t ps_framer_pending(const ps_framer *f);
 
 /* ps_framer_trim gives back the output buffer once everything framed has
    been taken (and the pointer of ps_framer_send is no longer needed), if it
-   holds more than |keep| bytes: one burst does not make a framer hold its
-   size for good. */
-void ps_framer_trim(ps_framer *f, uint32_t keep);
+   holds more than PS_KEEP_OUTPUT bytes: one burst does not make a framer
+   hold its size for good. (The framer does so itself when it next uses
+   the buffer; this is for a host that wants the memory back now.) */
+void ps_framer_trim(ps_framer *f);
 
 /*
  * ps_framer_recv decodes frames from |len| bytes of |in|, any chunking, into

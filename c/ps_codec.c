@@ -161,6 +161,14 @@ static void compact(ps_encoder *e) {
   e->taken = 0;
 }
 
+/* Before the buffer is used again: what was handed out is gone, and a
+   buffer that a burst made large is let go once all of it went (a host
+   that sent one large frame does not keep its size for good). */
+static void settle(ps_encoder *e, ps_alloc *a) {
+  ps_encoder_trim(e, a);
+  compact(e);
+}
+
 /* Whether a frame with a body of |len| bytes fits beside what waits. */
 static int fits(const ps_encoder *e, uint32_t max_outbuf, uint32_t len) {
   return (uint64_t)e->out.len + e->beside + PS_HEADER_SIZE + len <= max_outbuf;
@@ -172,7 +180,7 @@ static int fits(const ps_encoder *e, uint32_t max_outbuf, uint32_t len) {
    buffer doubled on the way. */
 uint8_t *ps_encoder_body(ps_encoder *e, ps_alloc *a, uint32_t max_outbuf,
                          uint32_t len) {
-  compact(e);
+  settle(e, a);
   if (!fits(e, max_outbuf, len) ||
       ps_buf_reserve(&e->out, a, PS_HEADER_SIZE + len, max_outbuf) != PS_OK)
     return NULL;
@@ -183,7 +191,7 @@ int32_t ps_encoder_frame(ps_encoder *e, ps_alloc *a, uint32_t max_outbuf,
                          uint32_t flags, uint32_t type, int32_t req,
                          const uint8_t *data, uint32_t len) {
   uint8_t *at;
-  compact(e);
+  settle(e, a);
   if (!fits(e, max_outbuf, len)) return PS_ERR_OUTBUF_LIMIT;
   /* a body placed by ps_encoder_body is already where it belongs, and the
      room for it is reserved, so this does not move it */
@@ -200,7 +208,7 @@ int32_t ps_encoder_frame(ps_encoder *e, ps_alloc *a, uint32_t max_outbuf,
 int32_t ps_encoder_header(ps_encoder *e, ps_alloc *a, uint32_t max_outbuf,
                           uint32_t flags, uint32_t type, int32_t req,
                           uint32_t len) {
-  compact(e);
+  settle(e, a);
   if (!fits(e, max_outbuf, len)) return PS_ERR_OUTBUF_LIMIT;
   if (ps_buf_reserve(&e->out, a, PS_HEADER_SIZE, max_outbuf) != PS_OK)
     return PS_ERR_NOMEM;
@@ -211,7 +219,7 @@ int32_t ps_encoder_header(ps_encoder *e, ps_alloc *a, uint32_t max_outbuf,
 }
 
 int32_t ps_encoder_goodbye(ps_encoder *e, ps_alloc *a) {
-  compact(e);
+  settle(e, a);
   if (ps_buf_reserve(&e->out, a, PS_HEADER_SIZE, UINT32_MAX) != PS_OK)
     return PS_ERR_NOMEM;
   memcpy(e->out.data + e->out.len, goodbye_header, PS_HEADER_SIZE);
@@ -219,16 +227,23 @@ int32_t ps_encoder_goodbye(ps_encoder *e, ps_alloc *a) {
   return PS_OK;
 }
 
-uint32_t ps_encoder_take(ps_encoder *e, const uint8_t **out) {
-  compact(e);
+uint32_t ps_encoder_take(ps_encoder *e, ps_alloc *a, const uint8_t **out) {
+  settle(e, a);
   *out = e->out.data;
   e->taken = e->out.len;
   e->beside = 0;
   return e->taken;
 }
 
-void ps_encoder_trim(ps_encoder *e, ps_alloc *a, uint32_t keep) {
-  if (e->taken == e->out.len && e->out.cap > keep) ps_encoder_free(e, a);
+void ps_encoder_trim(ps_encoder *e, ps_alloc *a) {
+  if (e->taken > 0 && e->taken == e->out.len && e->out.cap > PS_KEEP_OUTPUT)
+    ps_encoder_free(e, a);
+}
+
+int32_t ps_encoder_untake(ps_encoder *e, uint32_t n) {
+  if (n > e->taken) return PS_ERR_INVALID_ARGUMENT;
+  e->taken = n;
+  return PS_OK;
 }
 
 uint32_t ps_encoder_pending(const ps_encoder *e) {

@@ -113,11 +113,17 @@ int32_t ps_encoder_header(ps_encoder *e, ps_alloc *a, uint32_t max_outbuf,
 int32_t ps_encoder_goodbye(ps_encoder *e, ps_alloc *a);
 
 /* ps_encoder_take hands out every byte not yet taken (see ps_session_send). */
-uint32_t ps_encoder_take(ps_encoder *e, const uint8_t **out);
+uint32_t ps_encoder_take(ps_encoder *e, ps_alloc *a, const uint8_t **out);
 
-/* ps_encoder_trim lets the buffer go when every byte has been taken and it
-   holds more than |keep| bytes. */
-void ps_encoder_trim(ps_encoder *e, ps_alloc *a, uint32_t keep);
+/* ps_encoder_untake hands back all but the first |n| bytes of the last take
+   (see ps_session_sent): PS_ERR_INVALID_ARGUMENT when |n| is more than it
+   handed out, or nothing is handed out any more. */
+int32_t ps_encoder_untake(ps_encoder *e, uint32_t n);
+
+/* ps_encoder_trim lets the buffer go when every byte in it has been taken
+   and it holds more than PS_KEEP_OUTPUT bytes (the encoder does so itself
+   before it uses the buffer again). */
+void ps_encoder_trim(ps_encoder *e, ps_alloc *a);
 
 /* ps_encoder_pending returns the number of bytes not yet taken. */
 uint32_t ps_encoder_pending(const ps_encoder *e);

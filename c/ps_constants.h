@@ -109,7 +109,9 @@
   X(DEFAULT_MAX_REQUESTS, 1048576) /* per direction */                    \
   X(DEFAULT_MAX_STREAMS, 1048576)  /* per direction */                    \
   X(DEFAULT_MAX_OUTBUF, 67108864)  /* 64 MiB */                           \
-  X(MAX_SLOTS, 8388606)            /* the slot must fit in 23 bits */     \
+  X(KEEP_OUTPUT, 65536)    /* an output buffer over this size is let go   \
+                              once every byte in it has been sent */      \
+  X(MAX_SLOTS, 8388606)    /* the slot must fit in 23 bits */             \
   X(MAX_BYTES, 2147483632) /* the largest max_frame and max_outbuf: every \
                               byte count, with a header, fits an int32 */
 

@@ -112,11 +112,11 @@ uint8_t *ps_framer_body(ps_framer *f, uint32_t len) {
 }
 
 int32_t ps_framer_send(ps_framer *f, const uint8_t **out) {
-  return (int32_t)ps_encoder_take(&f->encoder, out);
+  return (int32_t)ps_encoder_take(&f->encoder, &f->alloc, out);
 }
 
-void ps_framer_trim(ps_framer *f, uint32_t keep) {
-  ps_encoder_trim(&f->encoder, &f->alloc, keep);
+void ps_framer_trim(ps_framer *f) {
+  ps_encoder_trim(&f->encoder, &f->alloc);
 }
 
 uint32_t ps_framer_pending(const ps_framer *f) {

@@ -221,7 +221,12 @@ static int32_t frame(ps_session *s, uint32_t flags, uint32_t type, int32_t req,
 
 int32_t ps_session_send(ps_session *s, const uint8_t **out) {
   if (s->mode != PS_MODE_WIRE) return PS_ERR_WRONG_MODE;
-  return (int32_t)ps_encoder_take(&s->encoder, out);
+  return (int32_t)ps_encoder_take(&s->encoder, &s->alloc, out);
+}
+
+int32_t ps_session_sent(ps_session *s, uint32_t n) {
+  if (s->mode != PS_MODE_WIRE) return PS_ERR_WRONG_MODE;
+  return ps_encoder_untake(&s->encoder, n);
 }
 
 uint32_t ps_session_pending(const ps_session *s) {

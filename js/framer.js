@@ -38,12 +38,11 @@ const FRAME_WORDS = 5 // ps_frame in wasm32: flags, type, len, req, data
 // KEEP_INPUT is let go; one up to it (the 64 KiB chunks of a Node socket)
 // is kept, since getting it anew for every chunk costs more than the
 // decoding of small packets. Likewise the core's output buffer is let go
-// after a take when it holds more than KEEP_OUTPUT (growing it again for the
-// next burst costs nothing measurable next to framing it).
+// after a take when it holds more than the core's KEEP_OUTPUT (growing it
+// again for the next burst costs nothing measurable next to framing it).
 const MIN_INPUT = 16384
 const MAX_INPUT = 1 << 20
 const KEEP_INPUT = 65536
-const KEEP_OUTPUT = 65536
 const input = { at: 0, size: 0, busy: false } // the buffer every framer's input goes through
 // JSON bodies up to this size in one batch are parsed with one JSON.parse of
 // them joined into an array (see c/ps_json.h): a call of JSON.parse costs
@@ -307,7 +306,7 @@ class Framer {
         to += chunk.length
       }
     }
-    w.ps_framer_trim(this._f, KEEP_OUTPUT)
+    w.ps_framer_trim(this._f)
     return out
   }
 
@@ -319,7 +318,7 @@ class Framer {
     const n = w.ps_framer_send(this._f, core.scratch)
     const at = core.i32[core.scratch >> 2]
     const chunks = this._cut(copyOut(at, at + n, allocFramed))
-    w.ps_framer_trim(this._f, KEEP_OUTPUT)
+    w.ps_framer_trim(this._f)
     return chunks
   }
 

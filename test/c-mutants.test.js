@@ -63,7 +63,12 @@ const mutants = [
   ['ps_session.c', 'static void hold_slot(ps_session *s, uint32_t slot) {\n  ps_table_unlink(&s->table, slot);\n  s->held_slot = slot;', 'static void hold_slot(ps_session *s, uint32_t slot) {\n  ps_table_remove(&s->table, slot);'],
   ['ps_session.c', 'if (s->has_event && s->event.slot == slot)\n    hold_slot', 'if (0)\n    hold_slot'],
   ['ps_framer.c', 'if ((uint64_t)ps_encoder_pending(&f->encoder) + f->encoder.beside >\n      f->limits.max_outbuf)\n    return PS_ERR_OUTBUF_LIMIT;', ''],
-  ['ps_framer.c', ' + f->encoder.beside >', ' >']
+  ['ps_framer.c', ' + f->encoder.beside >', ' >'],
+  ['ps_codec.c', 'if (n > e->taken) return PS_ERR_INVALID_ARGUMENT;', ''],
+  ['ps_codec.c', 'e->taken = n;', ';'],
+  ['ps_codec.c', 'if (e->taken > 0 && e->taken == e->out.len && e->out.cap', 'if (e->taken == e->out.len && e->out.cap'],
+  ['ps_codec.c', 'e->out.cap > PS_KEEP_OUTPUT', '0'],
+  ['ps_codec.c', 'settle(e, a);\n  *out', 'compact(e);\n  *out']
 ]
 
 function replaceNth (text, from, to, nth = 0) {

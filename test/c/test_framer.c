@@ -267,13 +267,11 @@ static void trim_after_take(void) {
   memset(body, 7, 100000);
   CHECK_INT(ps_framer_put(f, 0, PS_TYPE_BINARY, 1, body, 100000), 0);
   CHECK(ps_framer_memory(f) >= 100000);
-  ps_framer_trim(f, 65536); /* not taken yet: kept */
+  ps_framer_trim(f); /* not taken yet: kept */
   CHECK(ps_framer_memory(f) >= 100000);
   CHECK_INT(ps_framer_send(f, &out), PS_HEADER_SIZE + 100000);
   CHECK_INT(out[PS_HEADER_SIZE + 99999], 7);
-  ps_framer_trim(f, 1 << 20); /* under |keep|: kept */
-  CHECK(ps_framer_memory(f) >= 100000);
-  ps_framer_trim(f, 65536);
+  ps_framer_trim(f);
   small = ps_framer_memory(f);
   CHECK(small < 4096);
   /* framing goes on as before */
@@ -281,8 +279,14 @@ static void trim_after_take(void) {
             0);
   CHECK_INT(ps_framer_send(f, &out), PS_HEADER_SIZE + 2);
   CHECK_MEM(out + PS_HEADER_SIZE, "ok", 2);
-  ps_framer_trim(f, 65536); /* small: kept */
+  ps_framer_trim(f); /* small: kept */
   CHECK(ps_framer_memory(f) > small);
+  /* without a trim, the next put lets a large one go */
+  CHECK_INT(ps_framer_put(f, 0, PS_TYPE_BINARY, 1, body, 100000), 0);
+  CHECK_INT(ps_framer_send(f, &out), PS_HEADER_SIZE + 100000);
+  CHECK_INT(ps_framer_put(f, 0, PS_TYPE_STRING, 2, (const uint8_t *)"ok", 2),
+            0);
+  CHECK(ps_framer_memory(f) < PS_KEEP_OUTPUT);
   free(body);
   ps_framer_del(f);
 }

@@ -652,6 +652,83 @@ static void limit_outbuf(void) {
   ps_session_del(s);
 }
 
+/* A short write: the host hands back what the transport did not take, and
+   gets it again first, then what was framed since. */
+static void short_writes(void) {
+  ps_limits lim;
+  ps_session *s;
+  const uint8_t *p;
+  uint8_t want[64];
+  uint32_t n, m;
+  ps_limits_default(&lim);
+  lim.max_outbuf = 40;
+  s = new_session_limits(PS_MODE_WIRE, 0, &lim);
+  n = put_text(want, 0, PS_TYPE_STRING, 0, "first");
+  n += put_text(want + n, 0, PS_TYPE_STRING, 0, "second");
+  CHECK_INT(ps_message(s, PS_TYPE_STRING, T("first")), 0);
+  CHECK_INT(ps_message(s, PS_TYPE_STRING, T("second")), 0);
+  CHECK_INT(ps_session_send(s, &p), (int32_t)n);
+  CHECK_INT(ps_session_sent(s, n + 1), PS_ERR_INVALID_ARGUMENT);
+  CHECK_INT(ps_session_pending(s), 0);
+  CHECK_INT(ps_session_sent(s, 3), 0);
+  CHECK_INT(ps_session_pending(s), n - 3);
+  /* handed back, they count against max_outbuf again: beside 26 of them
+     a frame of 6 bytes of body does not fit 40 */
+  CHECK(ps_session_body(s, 6) == NULL);
+  CHECK_INT(ps_session_send(s, &p), (int32_t)(n - 3));
+  CHECK_MEM(p, want + 3, n - 3);
+  CHECK_INT(ps_session_sent(s, 10), 0);
+  CHECK_INT(ps_message(s, PS_TYPE_STRING, T("third")), 0);
+  m = put_text(want + n, 0, PS_TYPE_STRING, 0, "third");
+  /* a command came between: the last take can no longer be handed back */
+  CHECK_INT(ps_session_sent(s, 1), PS_ERR_INVALID_ARGUMENT);
+  CHECK_INT(ps_session_send(s, &p), (int32_t)(n - 13 + m));
+  CHECK_MEM(p, want + 13, n - 13 + m);
+  CHECK_INT(ps_session_sent(s, n - 13 + m), 0); /* all taken: no change */
+  CHECK_INT(ps_session_send(s, &p), 0);
+  CHECK_INT(ps_session_sent(s, 0), 0);
+  ps_session_del(s);
+  s = new_session(PS_MODE_PACKET, 0);
+  CHECK_INT(ps_session_sent(s, 0), PS_ERR_WRONG_MODE);
+  ps_session_del(s);
+}
+
+/* One large frame does not keep its buffer with the session: it is let go
+   when the host next sends (or frames), once all of it went. */
+static void output_buffer_let_go(void) {
+  ps_session *s = new_session(PS_MODE_WIRE, 0);
+  uint32_t idle, big = 3u << 20;
+  uint8_t *body;
+  const uint8_t *p;
+  idle = ps_session_memory(s);
+  body = ps_session_body(s, big);
+  CHECK(body != NULL);
+  memset(body, 'x', big);
+  CHECK_INT(ps_message(s, PS_TYPE_BINARY, body, big), 0);
+  CHECK(ps_session_memory(s) >= idle + big);
+  CHECK_INT(ps_session_send(s, &p), (int32_t)(PS_HEADER_SIZE + big));
+  CHECK_INT(p[PS_HEADER_SIZE + big - 1], 'x'); /* valid until the next call */
+  CHECK_INT(ps_session_send(s, &p), 0);
+  CHECK(ps_session_memory(s) <= idle + PS_KEEP_OUTPUT);
+  /* handed back in part, it is kept until all of it went */
+  body = ps_session_body(s, big);
+  CHECK(body != NULL);
+  memset(body, 'y', big);
+  CHECK_INT(ps_message(s, PS_TYPE_BINARY, body, big), 0);
+  CHECK_INT(ps_session_send(s, &p), (int32_t)(PS_HEADER_SIZE + big));
+  CHECK_INT(ps_session_sent(s, 100), 0);
+  CHECK_INT(ps_message(s, PS_TYPE_STRING, T("after")), 0);
+  CHECK(ps_session_memory(s) >= idle + big);
+  CHECK_INT(ps_session_send(s, &p),
+            (int32_t)(big - 100 + PS_HEADER_SIZE * 2 + 5));
+  CHECK_INT(p[0], 'y');
+  CHECK_MEM(p + big - 100 + PS_HEADER_SIZE * 2, "after", 5);
+  CHECK_INT(ps_message(s, PS_TYPE_STRING, T("small")), 0);
+  CHECK(ps_session_memory(s) <= idle + PS_KEEP_OUTPUT);
+  EXPECT_SENT(s, 0, PS_TYPE_STRING, 0, "small");
+  ps_session_del(s);
+}
+
 /* A body written where ps_session_body points is framed without a copy. */
 static void body_in_place_framing(void) {
   ps_session *s = new_session(PS_MODE_WIRE, 0);
@@ -880,6 +957,8 @@ void suite_session(void) {
   RUN(limits_local);
   RUN(limits_peer);
   RUN(limit_outbuf);
+  RUN(short_writes);
+  RUN(output_buffer_let_go);
   RUN(body_in_place_framing);
   RUN(packet_mode);
   RUN(packet_mode_finishing);
