@@ -128,6 +128,9 @@ declare namespace packets {
 
   /** Incremental framing through the C core: `new codec.Framer(limits, opts)`. */
   interface Framer {
+    /** the limits it was made with (defaults filled in) */
+    readonly maxFrame: number
+    readonly maxOutbuf: number
     readonly pending: number
     readonly memory: number
     readonly midframe: boolean

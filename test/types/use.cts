@@ -38,7 +38,8 @@ if (body) codec.decodeBody(body, h)
 const framer = new codec.Framer({ maxFrame: 16 }, { passBodies: true })
 framer.encode({ req: 1, value: 'x' })
 const bytes: Uint8Array | null = framer.take()
-void memory; void code; void promises; void length; void bytes
+const room: number = framer.maxOutbuf - framer.pending + framer.maxFrame
+void memory; void code; void promises; void length; void bytes; void room
 
 // the types say no where the API says no
 // @ts-expect-error a session needs its handlers object
