@@ -14,11 +14,13 @@
  * connection, ends its session cleanly; a protocol error (garbage, a bad body
  * type, a frame over the limit) ends that client alone and closes its socket.
  *
- * One thread, one poll() loop, non-blocking sockets. Bytes the socket does
- * not take at once wait in the client's buffer until POLLOUT; while more than
- * --high-water bytes wait, the client is not read (it is echoing faster than
- * it reads). SIGTERM or SIGINT ends every session, frees everything, exits 0.
- * Connections and their ends are logged to stderr unless --quiet.
+ * One thread, one poll() loop, non-blocking sockets. Bytes are written
+ * straight from the session's output; what the socket does not take at once
+ * is handed back to the session (ps_session_sent) and waits there until
+ * POLLOUT, so --max-outbuf bounds it; while more than --high-water bytes
+ * wait, the client is not read (it is echoing faster than it reads). SIGTERM or
+ * SIGINT ends every session, frees everything, exits 0. Connections and their
+ * ends are logged to stderr unless --quiet.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
@@ -42,7 +44,6 @@
 #define READ_CHUNK 65536              /* bytes read from a socket at a time */
 #define CLOSE_TIMEOUT_MS 5000         /* to flush and see the client's end */
 #define ACCEPT_PAUSE_MS 100           /* after accept() ran out of fds */
-#define KEEP_OUT_BUFFER (1u << 20)    /* an idle client keeps this much */
 #define DEFAULT_HIGH_WATER (1u << 20) /* stop reading above this backlog */
 #define DEFAULT_MAX_CLIENTS 1024u
 
@@ -66,9 +67,7 @@ typedef struct client {
   int eof;    /* the client ended its side */
   int failed; /* a fatal error: close without flushing */
   unsigned long id;
-  ps_session *s; /* NULL once the session is over */
-  uint8_t *out;  /* bytes for the client not yet written: out[off, len) */
-  size_t out_off, out_len, out_cap;
+  ps_session *s;    /* NULL once everything for the client is written */
   int64_t deadline; /* C_FLUSH, C_LINGER: drop at this time (ms) */
 } client;
 
@@ -150,8 +149,9 @@ static int set_nonblocking(int fd) {
 
 /* ---- one client --------------------------------------------------------- */
 
+/* Bytes framed for the client and not yet written. */
 static size_t unsent(const client *c) {
-  return c->out_len - c->out_off;
+  return c->s ? ps_session_pending(c->s) : 0;
 }
 
 /* Closes the socket and frees everything of |c|; the slot goes at the end of
@@ -159,48 +159,17 @@ static size_t unsent(const client *c) {
 static void client_drop(client *c) {
   ps_session_del(c->s);
   c->s = NULL;
-  free(c->out);
-  c->out = NULL;
-  c->out_off = c->out_len = c->out_cap = 0;
   if (c->fd >= 0) close(c->fd);
   c->fd = -1;
   c->state = C_DEAD;
-}
-
-/* Queues |n| bytes for the client. Returns 0 or -1 (out of memory). */
-static int out_append(client *c, const uint8_t *p, size_t n) {
-  if (c->out_off == c->out_len) c->out_off = c->out_len = 0;
-  if (c->out_len + n > c->out_cap && c->out_off > 0) {
-    memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
-    c->out_len -= c->out_off;
-    c->out_off = 0;
-  }
-  if (c->out_len + n > c->out_cap) {
-    size_t cap = c->out_cap ? c->out_cap : 4096;
-    uint8_t *grown;
-    while (cap < c->out_len + n) cap *= 2;
-    grown = realloc(c->out, cap);
-    if (grown == NULL) return -1;
-    c->out = grown;
-    c->out_cap = cap;
-  }
-  memcpy(c->out + c->out_len, p, n);
-  c->out_len += n;
-  return 0;
-}
-
-/* Moves the bytes the core framed into the client's buffer. */
-static int take_output(client *c) {
-  const uint8_t *p;
-  int32_t n = ps_session_send(c->s, &p);
-  if (n <= 0) return 0;
-  return out_append(c, p, (size_t)n);
 }
 
 /* Everything is written and the session is over: shut our side down and
    wait for the client's end, which avoids a reset that could cut our last
    bytes (or close at once when the client has ended already). */
 static void client_flushed(client *c) {
+  ps_session_del(c->s);
+  c->s = NULL;
   if (c->eof || shutdown(c->fd, SHUT_WR) < 0) {
     client_drop(c);
     return;
@@ -208,36 +177,25 @@ static void client_flushed(client *c) {
   c->state = C_LINGER;
 }
 
-/* Writes what the socket takes now. */
+/* Writes what the socket takes now, straight from the session's output;
+   what it does not take goes back to the session for the next POLLOUT. */
 static void client_write(client *c) {
   while (unsent(c) > 0) {
-    ssize_t n = send(c->fd, c->out + c->out_off, unsent(c), 0);
-    if (n > 0) {
-      c->out_off += (size_t)n;
-    } else if (n < 0 && errno == EINTR) {
-      continue;
-    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      return;
-    } else {
-      say("client %lu: write failed: %s", c->id, strerror(errno));
-      client_drop(c);
-      return;
-    }
-  }
-  c->out_off = c->out_len = 0;
-  if (c->out_cap > KEEP_OUT_BUFFER) {
-    free(c->out);
-    c->out = NULL;
-    c->out_cap = 0;
+    const uint8_t *p;
+    int32_t n = ps_session_send(c->s, &p);
+    ssize_t w = send(c->fd, p, (size_t)n, 0);
+    if (w < n) ps_session_sent(c->s, w > 0 ? (uint32_t)w : 0);
+    if (w >= 0 || errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    say("client %lu: write failed: %s", c->id, strerror(errno));
+    client_drop(c);
+    return;
   }
   if (c->state == C_FLUSH) client_flushed(c);
 }
 
 /* The session reported PS_EV_CLOSED. */
 static void session_over(client *c, int32_t error) {
-  if (!c->failed && take_output(c) < 0) c->failed = PS_ERR_NOMEM;
-  ps_session_del(c->s);
-  c->s = NULL;
   if (c->failed) {
     client_drop(c);
     return;
@@ -287,10 +245,6 @@ static void client_pump(client *c) {
     /* a fatal code has destroyed the session: ERROR and CLOSED follow */
     if (rv < 0 && !ps_is_fatal(rv))
       say("client %lu: not echoed: %s", c->id, ps_strerror(rv));
-  }
-  if (c->state == C_LIVE && take_output(c) < 0) {
-    say("client %lu: out of memory", c->id);
-    client_drop(c);
   }
 }
 
@@ -480,7 +434,7 @@ static void shutdown_all(server *srv) {
       ps_session_destroy(c->s, 0);
       while (ps_session_poll(c->s, &ev) > 0) {
       }
-      if (take_output(c) == 0) c->state = C_FLUSH;
+      c->state = C_FLUSH;
     }
     if (c->state == C_FLUSH) client_write(c);
     if (c->state != C_DEAD) client_drop(c);
