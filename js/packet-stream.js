@@ -20,6 +20,7 @@ const OPENED = C.packed.PACK_OPENED
 const RELEASED = C.packed.PACK_RELEASED
 const IDLE = C.states.STATE_IDLE
 const NO_SLOT = C.NO_SLOT
+const LOGGED_DROPS = 100
 const EV_TYPE = 0 // int32 offsets in ps_event
 const EV_SLOT = 2
 
@@ -78,6 +79,7 @@ class PacketStream {
     this._slots = [] // slot -> request callback or Substream; must release
     this._closecbs = [] // must release, may capture `this`
     this._closing = false // mirrors the core, to skip calls that would do nothing
+    this._drops = 0 // packets dropped and logged (see _logDrop)
     this._destroyed = false // destroy() was called (ended may still be falsy)
     this._destroyingStream = false // destroy() is ending a substream: its reader runs
     this._closed = false
@@ -249,6 +251,15 @@ class PacketStream {
     console.error('please overwrite read method to do IO', msg)
   }
 
+  // A packet dropped where the reference drops it is logged as it logs it,
+  // up to LOGGED_DROPS a session: a peer that sends a flood of them does
+  // not get to flood the log (a line says when the rest go unlogged).
+  _logDrop (...args) {
+    const n = ++this._drops
+    if (n <= LOGGED_DROPS) console.error(...args)
+    if (n === LOGGED_DROPS) console.error(`packet-stream-wasm: ${n} packets dropped on this session were logged; later ones are not`)
+  }
+
   // Internal handler of incoming packets other than messages
   _onpacket (msg) {
     const req = msg.req
@@ -260,7 +271,7 @@ class PacketStream {
     const hot = this._hot
     if (hot !== null && req === -hot.id && hot._state >= 0 && msg.stream && !msg.end) {
       if (hot.read) hot.read(msg.value)
-      else console.error('no .read for stream:', hot.id, 'dropped:', msg)
+      else this._logDrop('no .read for stream:', hot.id, 'dropped:', msg)
       return
     }
     // numbers that are not int32 cannot be on the wire nor name anything
@@ -282,7 +293,7 @@ class PacketStream {
       case EV.STREAM_DATA:
       case EV.STREAM_END: return this._onstream(msg, r)
       case EV.STRAY:
-        if (msg.stream) console.error('no stream for incoming msg', msg)
+        if (msg.stream) this._logDrop('no stream for incoming msg', msg)
     }
   }
 
@@ -290,8 +301,8 @@ class PacketStream {
   // substreams are logged as the reference logs them.
   _afterclose (msg) {
     if (!msg.stream) return
-    if (msg.req < 0) console.error('no stream for incoming msg', msg)
-    else if (!msg.end) console.error('no .read for stream:', msg.req * -1, 'dropped:', msg)
+    if (msg.req < 0) this._logDrop('no stream for incoming msg', msg)
+    else if (!msg.end) this._logDrop('no .read for stream:', msg.req * -1, 'dropped:', msg)
   }
 
   // Internal handler of incoming message msgs
@@ -411,7 +422,7 @@ class PacketStream {
       // read assigned later is seen above
       sub._hold(msg.value)
     } else {
-      console.error('no .read for stream:', sub.id, 'dropped:', msg)
+      this._logDrop('no .read for stream:', sub.id, 'dropped:', msg)
     }
   }
 

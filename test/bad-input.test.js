@@ -14,7 +14,7 @@ const packetStream = require('packet-stream')
 const { connectStream } = require('..')
 const { C, core } = require('../js/wasm')
 const { withTimeout, closeOf, connectRef, connectOurs, connectRaw, frames, parseFrames, listen } = require('./helpers/refstack')
-const { sleep } = require('./helpers/wait')
+const { sleep, until } = require('./helpers/wait')
 const { mulberry32: rng } = require('./helpers/rng')
 
 const E = C.errors
@@ -700,4 +700,73 @@ test('connectStream refuses a { readable, writable } whose writable is not a str
   // nothing was claimed: a proper pair takes the readable afterwards
   const ps = connectStream({ readable, writable: new PassThrough() })
   ps.destroy(true)
+})
+
+test('a flood of requests in one chunk to a peer that does not read: no request past the first answer over maxOutbuf is handled, the session ends at once', { timeout: 20000 }, async () => {
+  // as a WebSocket hands over a whole message: one chunk of 100,000 requests
+  const { PassThrough, Writable } = require('node:stream')
+  const readable = new PassThrough()
+  const writable = new Writable({ highWaterMark: 1024, write (chunk, enc, cb) {} }) // never reads
+  let handled = 0
+  const closes = []
+  connectStream({ readable, writable }, {
+    limits: { maxOutbuf: 256 * 1024 },
+    request (value, cb) { handled++; cb(null, value) },
+    close (err) { closes.push(err) }
+  })
+  const value = 'z'.repeat(100)
+  const parts = []
+  for (let i = 1; i <= 100000; i++) parts.push(...psc.encodePair({ req: i, stream: false, end: false, value }))
+  readable.write(Buffer.concat(parts))
+  await until(() => closes.length > 0, 10000, 'the session to end')
+  assert.equal(closes.length, 1)
+  assert.equal(closes[0].code, E.ERR_OUTBUF_LIMIT)
+  // answers of 111 bytes: half of maxOutbuf handed to the stream before it
+  // backed up, then maxOutbuf framed, and not one request more
+  assert.ok(handled > 2000 && handled < 4000, `handled ${handled} of 100,000`)
+  readable.destroy()
+})
+
+test('a transport that fails: what handlers still write while the session ends is dropped, not framed for a peer that is gone', { timeout: 20000 }, async () => {
+  const { PassThrough, Writable } = require('node:stream')
+  const readable = new PassThrough()
+  let written = 0
+  const writable = new Writable({ write (chunk, enc, cb) { written += chunk.length; cb() } })
+  const closes = []
+  let opened = 0
+  connectStream({ readable, writable }, {
+    stream (s) { opened++; echoStream(s) }, // an echo answers an error end with the same end
+    close (err) { closes.push(err) }
+  })
+  const parts = []
+  for (let i = 1; i <= 1000; i++) parts.push(...psc.encodePair({ req: i, stream: true, end: false, value: 'open' }))
+  readable.write(Buffer.concat(parts))
+  await until(() => opened === 1000 && written > 0, 5000, 'the echoes')
+  await sleep(20)
+  const before = written
+  readable.destroy(new Error('connection reset'))
+  await until(() => closes.length > 0, 5000, 'the session to end')
+  await sleep(20)
+  assert.match(closes[0].message, /^transport failed: connection reset/)
+  assert.equal(written, before, 'nothing was sent after the failure (1,000 error ends would be)')
+})
+
+test('packets dropped as packet-stream drops them are logged up to 100 a session, then one line says the rest are not', () => {
+  const logged = []
+  const originalError = console.error
+  console.error = (...args) => logged.push(args[0])
+  try {
+    const a = require('..')({})
+    a.read = () => {}
+    for (let i = 1; i <= 300; i++) a.write({ req: -i, stream: true, end: false, value: 'stray' })
+    assert.equal(logged.length, 101)
+    assert.ok(logged.slice(0, 100).every((line) => line === 'no stream for incoming msg'))
+    assert.match(logged[100], /100 packets dropped on this session were logged; later ones are not/)
+    const b = require('..')({}) // each session has its own count
+    b.read = () => {}
+    b.write({ req: -1, stream: true, end: false, value: 'stray' })
+    assert.equal(logged.length, 102)
+  } finally {
+    console.error = originalError
+  }
 })

@@ -64,7 +64,10 @@ function createWire (opts, transport) {
     ps = new PacketStream(opts)
     framer = new Framer(opts.limits)
   } catch (err) {
-    if (ps) ps.destroy(true)
+    if (ps) {
+      ps.read = () => {} // nothing was sent: there is nothing to end
+      ps.destroy(true)
+    }
     transport.release()
     throw err
   }
@@ -74,6 +77,11 @@ function createWire (opts, transport) {
   let drainWaiters = [] // { resolve, reject } of each drained() waiting
   let endError = null // what drained() rejects with once the session ended
   let peerEnded = false // the peer's goodbye came
+  // The error that ends the session when nothing more can reach the peer
+  // (it does not read, its bytes were not packet-stream, the transport
+  // failed): what the session still frames is dropped meanwhile, and no
+  // more of the peer's input is handled.
+  let doomed = null
   const flushAt = Math.max(1, Math.min(FLUSH_BYTES, framer.maxOutbuf >>> 1, transport.flushAt === undefined ? Infinity : transport.flushAt))
 
   // While the transport is backed up, what is framed waits in the framer,
@@ -140,6 +148,7 @@ function createWire (opts, transport) {
   ps.read = (msg, end) => {
     if (finished) return
     if (end) return finish(end === true ? null : end)
+    if (doomed) return
     try {
       encode(msg)
     } catch (err) {
@@ -156,7 +165,7 @@ function createWire (opts, transport) {
         throw err
       }
       if (!(refusable && sentFitted(msg))) {
-        later(() => destroyWith(err))
+        doom(err)
         return
       }
     }
@@ -189,8 +198,23 @@ function createWire (opts, transport) {
     return false
   }
 
+  // Ends the session with |err| as soon as the call under way is done: at
+  // once after the packet being handled (see onpacket), or a turn later.
+  function doom (err) {
+    if (doomed) return
+    doomed = err
+    later(() => {
+      if (!finished) destroyWith(err)
+    })
+  }
+
   function onpacket (p) {
-    if (p !== GOODBYE) return ps.write(p)
+    if (doomed) return finished || destroyWith(doomed)
+    if (p !== GOODBYE) {
+      ps.write(p)
+      if (doomed && !finished) destroyWith(doomed)
+      return
+    }
     peerEnded = true
     ps.write(null, true)
   }
@@ -230,13 +254,19 @@ function createWire (opts, transport) {
     if (finished) return
     if (!(bytes instanceof Uint8Array)) return destroyWith(Framer._notBytes(bytes, 'the transport must give'))
     const err = framer.decode(bytes, onpacket)
-    if (err && !finished) destroyWith(err)
+    if (err && !finished) {
+      doomed = doomed || err
+      destroyWith(err)
+    }
   }
 
   // The transport ended (err null) or failed.
   function receiveEnd (err) {
     if (finished) return
-    if (err) destroyWith(err)
+    if (err) {
+      doomed = doomed || err
+      destroyWith(err)
+    }
     else if (framer.midframe) destroyWith(coreError(C.errors.ERR_TRUNCATED))
     else ps.write(null, true)
     // a session that had already ended without closing its output
