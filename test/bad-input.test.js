@@ -770,3 +770,14 @@ test('packets dropped as packet-stream drops them are logged up to 100 a session
     console.error = originalError
   }
 })
+
+test('the core\'s memory full: connectStream throws ERR_NOMEM and leaves the transport alone; once there is memory the transport carries a session', { timeout: 30000 }, () => {
+  const { execFileSync } = require('node:child_process')
+  const fixture = require('node:path').join(__dirname, 'fixtures', 'memory-full.js')
+  const got = JSON.parse(execFileSync(process.execPath, [fixture], { encoding: 'utf8' }))
+  assert.equal(got.memory, 2 ** 31, 'all 2 GiB were taken')
+  assert.equal(got.threw.code, E.ERR_NOMEM)
+  assert.match(got.threw.message, /^out of memory: the WebAssembly memory that all sessions share is full/)
+  assert.equal(got.untouched, true, 'the transport was not listened to nor destroyed')
+  assert.equal(got.later, true)
+})

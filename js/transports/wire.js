@@ -69,6 +69,7 @@ function createWire (opts, transport) {
       ps.destroy(true)
     }
     transport.release()
+    if (err.code === C.errors.ERR_NOMEM) err.message += ': the WebAssembly memory that all sessions share is full (see limits)'
     throw err
   }
   let scheduled = false
