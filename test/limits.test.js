@@ -159,3 +159,12 @@ test('packets whose req is not a 32-bit integer are dropped, logged when debuggi
   assert.deepEqual(sent.map((m) => [m.req, m.value]), [[-4, 'fine']])
   assert.equal(a.ended, false)
 })
+
+test('the core\'s memory grows ahead, not a page per allocation: 2,000 framers each holding part of a 64 KiB frame grow it a few dozen times', { timeout: 30000 }, () => {
+  const { execFileSync } = require('node:child_process')
+  const fixture = require('node:path').join(__dirname, 'fixtures', 'memory-growth.js')
+  const got = JSON.parse(execFileSync(process.execPath, [fixture, '2000'], { encoding: 'utf8' }))
+  assert.ok(got.held >= 2000 * 65536, `held ${got.held} bytes`)
+  assert.ok(got.held <= 2000 * 65536 * 1.25 + (8 << 20), `grown ahead by at most an eighth and then some: held ${got.held} bytes`)
+  assert.ok(got.growths <= 60, `grew ${got.growths} times (a growth per allocation would be about 2,000)`)
+})
