@@ -44,7 +44,7 @@ test('npm pack, install, require and import without a toolchain', () => {
         console.log(Object.keys(m).sort().join(), before, m.debug)`], { cwd: app, env }).toString().trim()
       assert.equal(names, 'PacketStream,codec,connectPort,connectStream,connectWebSocket,debug,default,errors,ready false true', entry)
     }
-    for (const f of ['package/js/codec.d.ts', 'package/js/browser.d.mts', 'package/js/codec.mjs', 'package/js/codec.browser.mjs', 'package/LICENSE']) {
+    for (const f of ['package/js/codec.d.ts', 'package/js/index.d.mts', 'package/js/codec.d.mts', 'package/js/codec.mjs', 'package/js/codec.browser.mjs', 'package/LICENSE']) {
       assert.ok(files.includes(f), `${f} is in the tarball`)
     }
     assert.ok(!files.includes('browser-entry') && !files.includes('gen-'), 'no build-time script is in the tarball')

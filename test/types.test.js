@@ -1,6 +1,6 @@
 'use strict'
 // The TypeScript types (js/index.d.ts and the subpaths' js/codec.d.ts and
-// js/browser.d.mts) checked by tsc in strict mode against test/types/: the
+// js/index.d.mts, js/codec.d.mts) checked by tsc in strict mode against test/types/: the
 // README's examples and every entry, as CommonJS and as ES modules, under
 // Node's module resolution and a bundler's; lines marked @ts-expect-error
 // must be errors, so that a type gone `any` fails too.

@@ -1,5 +1,5 @@
-// Types for packet-stream-wasm/browser (js/browser.mjs): the API of the main
-// entry as one ES module.
+// Types for the ES module entries (js/index.mjs, js/browser.mjs): the API of
+// the main entry as an ES module, its default export and the named ones.
 import packets from './index.js'
 
 export default packets
