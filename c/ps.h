@@ -290,7 +290,9 @@ uint32_t ps_session_pending(const ps_session *s);
  * max_outbuf, which the command would refuse with PS_ERR_OUTBUF_LIMIT: the
  * output never grows beyond max_outbuf for a frame that is refused). A command
  * whose |data| is this pointer frames the body where it lies, without copying
- * it. The place is valid until the next call on |s|.
+ * it. The place is valid until the next call on |s| other than
+ * ps_session_send (which may hand out what was framed before it) and the
+ * queries (ps_session_pending, ps_session_state, ps_session_memory).
  */
 uint8_t *ps_session_body(ps_session *s, uint32_t len);
 

@@ -191,15 +191,24 @@ int32_t ps_encoder_frame(ps_encoder *e, ps_alloc *a, uint32_t max_outbuf,
                          uint32_t flags, uint32_t type, int32_t req,
                          const uint8_t *data, uint32_t len) {
   uint8_t *at;
-  settle(e, a);
+  /* a body placed by ps_encoder_body lies in this buffer, where it belongs
+     unless bytes before it were taken since: the buffer is then kept (not
+     let go by settle), and the body moved down after what waits */
+  uintptr_t start = (uintptr_t)e->out.data, from = (uintptr_t)data;
+  int inside = len > 0 && start != 0 && from >= start && len <= e->out.cap &&
+               from - start <= e->out.cap - len;
+  size_t offset = inside ? (size_t)(from - start) : 0;
+  if (inside)
+    compact(e);
+  else
+    settle(e, a);
   if (!fits(e, max_outbuf, len)) return PS_ERR_OUTBUF_LIMIT;
-  /* a body placed by ps_encoder_body is already where it belongs, and the
-     room for it is reserved, so this does not move it */
   if (ps_buf_reserve(&e->out, a, PS_HEADER_SIZE + len, max_outbuf) != PS_OK)
     return PS_ERR_NOMEM;
+  if (inside) data = e->out.data + offset; /* the reserve may have moved it */
   at = e->out.data + e->out.len;
   if (len && data != at + PS_HEADER_SIZE)
-    memcpy(at + PS_HEADER_SIZE, data, len);
+    memmove(at + PS_HEADER_SIZE, data, len);
   ps_header_encode(at, flags, type, len, req);
   e->out.len += PS_HEADER_SIZE + len;
   return PS_OK;
@@ -236,7 +245,7 @@ uint32_t ps_encoder_take(ps_encoder *e, ps_alloc *a, const uint8_t **out) {
 }
 
 void ps_encoder_trim(ps_encoder *e, ps_alloc *a) {
-  if (e->taken > 0 && e->taken == e->out.len && e->out.cap > PS_KEEP_OUTPUT)
+  if (e->taken == e->out.len && e->out.cap > PS_KEEP_OUTPUT)
     ps_encoder_free(e, a);
 }
 

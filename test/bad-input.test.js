@@ -781,3 +781,27 @@ test('the core\'s memory full: connectStream throws ERR_NOMEM and leaves the tra
   assert.equal(got.untouched, true, 'the transport was not listened to nor destroyed')
   assert.equal(got.later, true)
 })
+
+test('a producer that overfills maxOutbuf, then close() in the same turn: the close callback hears ERR_OUTBUF_LIMIT and no goodbye leaves', { timeout: 20000 }, async () => {
+  const { PassThrough, Writable } = require('node:stream')
+  const readable = new PassThrough()
+  const sent = []
+  const writable = new Writable({ highWaterMark: 16, write (chunk, enc, cb) {} }) // never drains
+  const write = writable.write.bind(writable)
+  writable.write = (chunk, ...rest) => { sent.push(Buffer.from(chunk)); return write(chunk, ...rest) }
+  const closes = []
+  const ps = connectStream({ readable, writable }, { limits: { maxOutbuf: 4096 }, close (err) { closes.push(err) } })
+  for (let i = 0; i < 20; i++) ps.message('x'.repeat(1000))
+  const heard = await new Promise((resolve) => ps.close(resolve))
+  assert.equal(heard && heard.code, E.ERR_OUTBUF_LIMIT)
+  assert.equal(closes.length, 1)
+  assert.equal(closes[0], heard)
+  const all = Buffer.concat(sent)
+  let goodbye = false
+  for (let at = 0; at + 9 <= all.length; at += 9 + all.readUInt32BE(at + 1)) {
+    if (all.subarray(at, at + 9).equals(Buffer.alloc(9))) goodbye = true
+  }
+  assert.equal(goodbye, false, 'no goodbye says all went well')
+  assert.ok(ps.ended)
+  readable.destroy()
+})

@@ -244,6 +244,24 @@ test('a frame over --max-frame ends that client, at the limit it is echoed', { t
   }
 })
 
+test('with --max-outbuf just over --max-frame, frames written at once to a client that reads are all echoed', { timeout: T(20000) }, async () => {
+  const tight = await startPeer(['--max-frame', '1000', '--max-outbuf', '1009'])
+  try {
+    const raw = await connectRaw(tight.port)
+    const packets = [1, 2, 3].map((i) => ({ req: 0, stream: false, end: false, value: Buffer.alloc(1000, i) }))
+    const bytes = frames(packets)
+    raw.socket.write(bytes) // one write: the peer reads the three in one go
+    await withTimeout(raw.untilReceived(bytes.length), T(5000), 'every echo')
+    assert.ok(raw.received().equals(bytes), 'the echoes, byte for byte')
+    raw.socket.end(Buffer.alloc(9))
+    await withTimeout(raw.closed, T(5000), 'the peer to close')
+    assert.doesNotMatch(tight.log(), /error/)
+  } finally {
+    const { code } = await tight.stop()
+    assert.equal(code, 0)
+  }
+})
+
 test('graceful close: the goodbye ends the session cleanly both ways', { timeout: T(20000) }, async () => {
   const c = await connectRef(peer.port)
   const s = c.stream()

@@ -66,9 +66,9 @@ const mutants = [
   ['ps_framer.c', ' + f->encoder.beside >', ' >'],
   ['ps_codec.c', 'if (n > e->taken) return PS_ERR_INVALID_ARGUMENT;', ''],
   ['ps_codec.c', 'e->taken = n;', ';'],
-  ['ps_codec.c', 'if (e->taken > 0 && e->taken == e->out.len && e->out.cap', 'if (e->taken == e->out.len && e->out.cap'],
   ['ps_codec.c', 'e->out.cap > PS_KEEP_OUTPUT', '0'],
-  ['ps_codec.c', 'settle(e, a);\n  *out', 'compact(e);\n  *out']
+  ['ps_codec.c', 'settle(e, a);\n  *out', 'compact(e);\n  *out'],
+  ['ps_codec.c', 'if (inside)\n    compact(e);\n  else\n    settle(e, a);', 'settle(e, a);']
 ]
 
 function replaceNth (text, from, to, nth = 0) {

@@ -249,12 +249,20 @@ static void client_pump(client *c) {
 }
 
 /* Hands the core |n| bytes from the client, echoing as frames complete. */
-static void client_feed(client *c, const uint8_t *p, size_t n) {
+static void client_feed(const server *srv, client *c, const uint8_t *p,
+                        size_t n) {
+  /* the echo of a frame must fit beside what waits: what waits is written
+     once it passes this (or 64 KiB), not only after the whole read, so
+     that a client that reads never has a read's echoes against max_outbuf */
+  size_t room =
+      srv->cfg.limits.max_outbuf - srv->cfg.limits.max_frame - PS_HEADER_SIZE;
+  size_t write_at = room < 65536 ? room : 65536;
   size_t pos = 0;
   while (c->state == C_LIVE && pos < n) {
     int32_t rv = ps_session_recv(c->s, p + pos, (uint32_t)(n - pos));
     if (rv > 0) pos += (size_t)rv;
     client_pump(c); /* after a fatal code: ERROR, aborts, CLOSED */
+    if (c->state == C_LIVE && unsent(c) >= write_at) client_write(c);
     if (rv <= 0 && c->state == C_LIVE) {
       /* a fatal code always closes the session; this is not reached */
       say("client %lu: stuck: %s", c->id, ps_strerror(rv));
@@ -274,7 +282,7 @@ static void client_read(server *srv, client *c) {
   if (n == 0) c->eof = 1;
   if (c->state == C_LIVE) {
     if (n > 0) {
-      client_feed(c, srv->buf, (size_t)n);
+      client_feed(srv, c, srv->buf, (size_t)n);
     } else {
       ps_session_recv_end(c->s, 0);
       client_pump(c);
@@ -511,7 +519,7 @@ static int parse_args(int argc, char **argv, config *cfg, unsigned *port) {
   int i;
   ps_limits_default(&cfg->limits);
   cfg->max_clients = DEFAULT_MAX_CLIENTS;
-  cfg->high_water = DEFAULT_HIGH_WATER;
+  cfg->high_water = 0; /* not given: see below */
   cfg->quiet = 0;
   if (argc < 2 || parse_num(argv[1], 0, 65535, &v) < 0) return -1;
   *port = (unsigned)v;
@@ -547,6 +555,12 @@ static int parse_args(int argc, char **argv, config *cfg, unsigned *port) {
             "--max-frame + 9\n");
     return -1;
   }
+  /* a client that does not read is cut off past max_outbuf: it stops being
+     read well before */
+  if (cfg->high_water == 0)
+    cfg->high_water = cfg->limits.max_outbuf / 2 < DEFAULT_HIGH_WATER
+                          ? cfg->limits.max_outbuf / 2
+                          : DEFAULT_HIGH_WATER;
   return 0;
 }
 

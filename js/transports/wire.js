@@ -148,7 +148,7 @@ function createWire (opts, transport) {
   // The session's output: its packets, then its end.
   ps.read = (msg, end) => {
     if (finished) return
-    if (end) return finish(end === true ? null : end)
+    if (end) return finish(end === true ? doomed : end)
     if (doomed) return
     try {
       encode(msg)
@@ -209,6 +209,16 @@ function createWire (opts, transport) {
     })
   }
 
+  // A doomed session that is closed before the destroy was due ends with
+  // the doom's error all the same: close's callback hears it, as every
+  // pending callback does, and no goodbye says all went well.
+  const close = ps.close
+  ps.close = function (cb) {
+    if (!doomed || finished || typeof cb !== 'function') return close.call(this, cb)
+    this._closecbs.push(cb)
+    destroyWith(doomed)
+  }
+
   function onpacket (p) {
     if (doomed) return finished || destroyWith(doomed)
     if (p !== GOODBYE) {
@@ -264,9 +274,9 @@ function createWire (opts, transport) {
   // The transport ended (err null) or failed.
   function receiveEnd (err) {
     if (finished) return
-    if (err) {
+    if (err || doomed) {
       doomed = doomed || err
-      destroyWith(err)
+      destroyWith(doomed)
     }
     else if (framer.midframe) destroyWith(coreError(C.errors.ERR_TRUNCATED))
     else ps.write(null, true)

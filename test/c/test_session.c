@@ -753,6 +753,20 @@ static void body_in_place_framing(void) {
     CHECK_MEM(p, want, n);
   }
   ps_session_del(s);
+  /* the bytes before a placed body may be sent before the command frames
+     it, also when they are many: the buffer is kept for the body */
+  s = new_session(PS_MODE_WIRE, 0);
+  {
+    static uint8_t big[200000];
+    const uint8_t *p;
+    CHECK_INT(ps_message(s, PS_TYPE_BINARY, big, sizeof big), 0);
+    body = ps_session_body(s, 5);
+    memcpy(body, "after", 5);
+    CHECK_INT(ps_session_send(s, &p), PS_HEADER_SIZE + (int32_t)sizeof big);
+    CHECK_INT(ps_message(s, PS_TYPE_STRING, body, 5), 0);
+    EXPECT_SENT(s, 0, PS_TYPE_STRING, 0, "after");
+  }
+  ps_session_del(s);
   s = new_session(PS_MODE_PACKET, 0);
   CHECK(ps_session_body(s, 1) == NULL);
   ps_session_del(s);
