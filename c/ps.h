@@ -519,6 +519,20 @@ void ps_framer_trim(ps_framer *f);
 int32_t ps_framer_recv(ps_framer *f, const uint8_t *in, uint32_t len,
                        ps_frame *frames, uint32_t max, uint32_t *count);
 
+/*
+ * ps_framer_take_body hands the body being gathered over to the host: when
+ * a frame whose body is |min_len| bytes or more has arrived in part, it
+ * stores the frame's header fields in |fr| (|len| the whole body's length,
+ * |data| what has arrived, valid until the next ps_framer_recv or
+ * ps_framer_del) and the bytes that have arrived in |*have|, and returns 1;
+ * the framer then expects the next frame's header, so the host gathers the
+ * next len - have bytes of input itself before it gives the framer more.
+ * Returns 0, changing nothing, when no such body is being gathered. (For a
+ * host whose own memory can shrink: the core's never does in WebAssembly.)
+ */
+int32_t ps_framer_take_body(ps_framer *f, uint32_t min_len, ps_frame *fr,
+                            uint32_t *have);
+
 /* ps_framer_midframe returns 1 while part of a frame has been received (an
    end of the transport now would cut it: PS_ERR_TRUNCATED). */
 int ps_framer_midframe(const ps_framer *f);

@@ -25,6 +25,7 @@ const FLAG_STREAM = C.flags.FLAG_STREAM
 const FLAG_END = C.flags.FLAG_END
 const HEADER_SIZE = C.HEADER_SIZE
 const BATCH = 64 // frames decoded per call into the core
+const GATHER_FROM = 256 * 1024 // bodies this large arriving in pieces are gathered in JS
 const FRAME_WORDS = 5 // ps_frame in wasm32: flags, type, len, req, data
 // Input goes into the core in slices of at most MAX_INPUT bytes, so that a
 // large chunk (a WebSocket message of many MiB) does not grow the core's
@@ -83,6 +84,18 @@ function copyOut (a, b, alloc) {
   if (!hasBuffer) return core.u8.slice(a, b)
   const bytes = alloc(b - a)
   bytes.set(core.u8.subarray(a, b))
+  return bytes
+}
+
+// |parts| joined into one buffer of |len| bytes (a Buffer in Node).
+function concat (parts, len) {
+  if (hasBuffer) return Buffer.concat(parts, len)
+  const bytes = new Uint8Array(len)
+  let at = 0
+  for (const part of parts) {
+    bytes.set(part, at)
+    at += part.length
+  }
   return bytes
 }
 
@@ -177,6 +190,7 @@ class Framer {
     this._busy = false // decoding: a chunk that arrives meanwhile waits
     this._waiting = [] // chunks that arrived while busy, each with its onpacket
     this.error = null // the decoding error, once there was one
+    this._body = null // a large body being gathered (see _takeBody)
     // what the GC frees if the framer is dropped without free(); it must
     // not refer to the framer itself
     this._held = { f, frames: this._frames }
@@ -344,7 +358,7 @@ class Framer {
 
   // True while part of a frame has arrived (an end now would cut it).
   get midframe () {
-    return this._f ? w.ps_framer_midframe(this._f) === 1 : false
+    return this._f ? this._body !== null || w.ps_framer_midframe(this._f) === 1 : false
   }
 
   // Decodes bytes of the transport, any chunking, calling onpacket with
@@ -384,17 +398,68 @@ class Framer {
     const own = input.busy ? { at: 0, size: 0, busy: true } : input
     own.busy = true
     try {
-      do {
+      while (from < to && this._f && !this.error) {
+        if (this._body !== null) {
+          from = this._gather(chunk, from, to, onpacket)
+          continue
+        }
         const n = Math.min(to - from, MAX_INPUT)
         if (n > own.size) growInput(own, n)
         core.u8.set(n === chunk.length ? chunk : chunk.subarray(from, from + n), own.at)
         this._decodeSlice(chunk, from, n, shareFrom, onpacket, own.at)
         from += n
-      } while (from < to && this._f && !this.error)
+        if (this._f && !this.error) this._takeBody()
+      }
     } finally {
       own.busy = false
       if (own !== input || own.size > KEEP_INPUT) dropInput(own)
     }
+  }
+
+  // A body of GATHER_FROM bytes or more that is arriving in pieces is
+  // gathered here, out of the core, whose memory never shrinks: a peer that
+  // sends most of a large frame and waits then holds memory the GC takes
+  // back once the session is gone, and the core holds at most a slice.
+  _takeBody () {
+    const fr = this._frames
+    const haveAt = fr + BATCH * FRAME_WORDS * 4
+    if (w.ps_framer_take_body(this._f, GATHER_FROM, fr, haveAt) !== 1) return
+    const i32 = core.i32
+    const r = fr >> 2
+    const have = i32[haveAt >> 2]
+    const len = i32[r + 2] >>> 0
+    this._body = { flags: i32[r], type: i32[r + 1], len, req: i32[r + 3], parts: [copyOut(i32[r + 4], i32[r + 4] + have, allocValue)], have }
+  }
+
+  // Takes the rest of the body being gathered from bytes [from, to) of
+  // |chunk|, and hands out its packet once it is whole; returns where the
+  // next frame starts.
+  _gather (chunk, from, to, onpacket) {
+    const body = this._body
+    const n = Math.min(to - from, body.len - body.have)
+    const part = allocValue ? allocValue(n) : new Uint8Array(n)
+    part.set(chunk.subarray(from, from + n))
+    body.parts.push(part)
+    body.have += n
+    if (body.have < body.len) return from + n
+    this._body = null
+    const bytes = body.parts.length === 1 ? body.parts[0] : concat(body.parts, body.len)
+    let value
+    if (body.type === BINARY) value = bytes
+    else if (body.type === STRING) value = utf8(bytes)
+    else {
+      try {
+        value = JSON.parse(utf8(bytes))
+      } catch (err) {
+        this.error = coreError(C.errors.ERR_BAD_BODY)
+        this.error.cause = err
+        return to
+      }
+    }
+    const packet = { req: body.req, stream: (body.flags & FLAG_STREAM) !== 0, end: (body.flags & FLAG_END) !== 0, value }
+    if (Array.isArray(onpacket)) onpacket.push(packet)
+    else onpacket(packet)
+    return from + n
   }
 
   // Decodes bytes [from, from + len) of |chunk|, which lie at |chunkAt| in
@@ -462,6 +527,7 @@ class Framer {
     w.ps_framer_del(this._f)
     w.psw_free(this._frames)
     this._f = 0
+    this._body = null
     this._taken()
   }
 }

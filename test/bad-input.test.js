@@ -805,3 +805,28 @@ test('a producer that overfills maxOutbuf, then close() in the same turn: the cl
   assert.ok(ps.ended)
   readable.destroy()
 })
+
+test('peers that send most of a large frame and wait do not hold the core\'s memory: the body is gathered outside it; the end cuts it off with ERR_TRUNCATED', { timeout: 30000 }, async () => {
+  const { PassThrough } = require('node:stream')
+  const before = core.memory.buffer.byteLength
+  const header = Buffer.alloc(9)
+  header.writeUInt32BE(16 << 20, 1) // a 16 MiB binary body (the default maxFrame)
+  header.writeInt32BE(7, 5)
+  const chunk = Buffer.alloc(64 * 1024, 0x42)
+  const sessions = []
+  for (let i = 0; i < 8; i++) {
+    const readable = new PassThrough()
+    const closes = []
+    connectStream({ readable, writable: new PassThrough() }, { close (err) { closes.push(err) } })
+    readable.write(header)
+    for (let k = 0; k < 128; k++) readable.write(chunk) // 8 MiB of it
+    sessions.push({ readable, closes })
+  }
+  await sleep(200) // every chunk decoded
+  for (const { readable } of sessions) assert.equal(readable.readableLength, 0)
+  const grown = core.memory.buffer.byteLength - before
+  assert.ok(grown < 8 << 20, `the core's memory grew by ${grown} bytes for 64 MiB of bodies arriving`)
+  for (const { readable } of sessions) readable.end()
+  await until(() => sessions.every((s) => s.closes.length === 1), 5000, 'every session to end')
+  for (const { closes } of sessions) assert.equal(closes[0].code, E.ERR_TRUNCATED)
+})

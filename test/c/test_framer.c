@@ -258,6 +258,43 @@ static void header_for_body_beside(void) {
 }
 
 /* Integers framed as their JSON text, every edge of int32 included. */
+/* A large body arriving in pieces is handed to the host, which gathers the
+   rest; the framer goes on at the next header. */
+static void take_body(void) {
+  ps_framer *f = new_framer(0, 0);
+  uint8_t in[9 + 1000 + 9 + 2];
+  ps_frame fr[2];
+  uint32_t n, have = 7;
+  ps_header_encode(in, PS_FLAG_STREAM, PS_TYPE_BINARY, 1000, -3);
+  memset(in + 9, 'b', 1000);
+  ps_header_encode(in + 1009, 0, PS_TYPE_STRING, 2, 4);
+  memcpy(in + 1018, "ok", 2);
+  /* nothing gathered yet: nothing to take */
+  CHECK_INT(ps_framer_take_body(f, 1, fr, &have), 0);
+  CHECK_INT(have, 7);
+  CHECK_INT(ps_framer_recv(f, in, 400, fr, 2, &n), 400);
+  CHECK_INT(n, 0);
+  /* smaller than asked for: stays with the framer */
+  CHECK_INT(ps_framer_take_body(f, 1001, fr, &have), 0);
+  CHECK_INT(ps_framer_midframe(f), 1);
+  CHECK_INT(ps_framer_take_body(f, 1000, fr, &have), 1);
+  CHECK_INT(fr[0].flags, PS_FLAG_STREAM);
+  CHECK_INT(fr[0].type, PS_TYPE_BINARY);
+  CHECK_INT(fr[0].len, 1000);
+  CHECK_INT(fr[0].req, -3);
+  CHECK_INT(have, 391);
+  CHECK_MEM(fr[0].data, in + 9, 391);
+  CHECK_INT(ps_framer_midframe(f), 0);
+  CHECK_INT(ps_framer_take_body(f, 1, fr, &have), 0);
+  /* the host took the rest of the body; the framer reads on from the next
+     header */
+  CHECK_INT(ps_framer_recv(f, in + 1009, 11, fr, 2, &n), 11);
+  CHECK_INT(n, 1);
+  CHECK_INT(fr[0].req, 4);
+  CHECK_MEM(fr[0].data, "ok", 2);
+  ps_framer_del(f);
+}
+
 /* A burst's output buffer is given back once taken, and only then. */
 static void trim_after_take(void) {
   ps_framer *f = new_framer(0, 0);
@@ -395,6 +432,7 @@ static void output_bounded_by_outbuf(void) {
 void suite_framer(void) {
   RUN(output_bounded_by_outbuf);
   RUN(put_int);
+  RUN(take_body);
   RUN(trim_after_take);
   RUN(header_for_body_beside);
   RUN(roundtrip_every_chunking);
