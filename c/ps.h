@@ -500,9 +500,11 @@ uint32_t ps_framer_pending(const ps_framer *f);
 
 /* ps_framer_trim gives back the output buffer once everything framed has
    been taken (and the pointer of ps_framer_send is no longer needed), if it
-   holds more than PS_KEEP_OUTPUT bytes: one burst does not make a framer
-   hold its size for good. (The framer does so itself when it next uses
-   the buffer; this is for a host that wants the memory back now.) */
+   holds more than PS_KEEP_OUTPUT bytes, and between frames an input buffer
+   over 64 KiB (one a split body was gathered in, or ps_framer_take_body
+   handed over): one burst does not make a framer hold its size for good.
+   (The framer does so itself when it next uses the buffer; this is for a
+   host that wants the memory back now.) */
 void ps_framer_trim(ps_framer *f);
 
 /*
@@ -523,8 +525,9 @@ int32_t ps_framer_recv(ps_framer *f, const uint8_t *in, uint32_t len,
  * ps_framer_take_body hands the body being gathered over to the host: when
  * a frame whose body is |min_len| bytes or more has arrived in part, it
  * stores the frame's header fields in |fr| (|len| the whole body's length,
- * |data| what has arrived, valid until the next ps_framer_recv or
- * ps_framer_del) and the bytes that have arrived in |*have|, and returns 1;
+ * |data| what has arrived, valid until the next ps_framer_recv,
+ * ps_framer_trim or ps_framer_del) and the bytes that have arrived in
+ * |*have|, and returns 1;
  * the framer then expects the next frame's header, so the host gathers the
  * next len - have bytes of input itself before it gives the framer more.
  * Returns 0, changing nothing, when no such body is being gathered. (For a

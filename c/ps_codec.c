@@ -57,14 +57,18 @@ static void emit(ps_decoder *d, ps_frame *frame, const uint8_t *data) {
   d->head_len = 0;
 }
 
+void ps_decoder_trim(ps_decoder *d, ps_alloc *a) {
+  if (d->state == PS_DEC_HEAD && d->body.cap > KEEP_BODY_BUFFER)
+    ps_buf_free(&d->body, a);
+}
+
 int32_t ps_decoder_feed(ps_decoder *d, ps_alloc *a, uint32_t max_frame,
                         const uint8_t *in, uint32_t len, int *got,
                         ps_frame *frame) {
   uint32_t pos = 0, n;
   int32_t rv;
   *got = 0;
-  if (d->state == PS_DEC_HEAD && d->body.cap > KEEP_BODY_BUFFER)
-    ps_buf_free(&d->body, a);
+  ps_decoder_trim(d, a);
   while (pos < len) {
     if (d->state == PS_DEC_GOODBYE || d->state == PS_DEC_FAILED)
       return (int32_t)len;
@@ -151,6 +155,7 @@ void ps_encoder_free(ps_encoder *e, ps_alloc *a) {
   ps_buf_free(&e->out, a);
   e->taken = 0;
   e->beside = 0;
+  e->placed = 0;
 }
 
 /* Drops the bytes already handed out. */
@@ -184,6 +189,7 @@ uint8_t *ps_encoder_body(ps_encoder *e, ps_alloc *a, uint32_t max_outbuf,
   if (!fits(e, max_outbuf, len) ||
       ps_buf_reserve(&e->out, a, PS_HEADER_SIZE + len, max_outbuf) != PS_OK)
     return NULL;
+  e->placed = 1; /* the buffer stays until a frame is made */
   return e->out.data + e->out.len + PS_HEADER_SIZE;
 }
 
@@ -192,8 +198,9 @@ int32_t ps_encoder_frame(ps_encoder *e, ps_alloc *a, uint32_t max_outbuf,
                          const uint8_t *data, uint32_t len) {
   uint8_t *at;
   /* a body placed by ps_encoder_body lies in this buffer, where it belongs
-     unless bytes before it were taken since: the buffer is then kept (not
-     let go by settle), and the body moved down after what waits */
+     unless bytes before it were taken since: it is then moved down after
+     what waits. So may bytes just handed out (a host that frames them
+     again): the buffer is kept for them, not let go by settle. */
   uintptr_t start = (uintptr_t)e->out.data, from = (uintptr_t)data;
   int inside = len > 0 && start != 0 && from >= start && len <= e->out.cap &&
                from - start <= e->out.cap - len;
@@ -211,6 +218,7 @@ int32_t ps_encoder_frame(ps_encoder *e, ps_alloc *a, uint32_t max_outbuf,
     memmove(at + PS_HEADER_SIZE, data, len);
   ps_header_encode(at, flags, type, len, req);
   e->out.len += PS_HEADER_SIZE + len;
+  e->placed = 0;
   return PS_OK;
 }
 
@@ -245,7 +253,7 @@ uint32_t ps_encoder_take(ps_encoder *e, ps_alloc *a, const uint8_t **out) {
 }
 
 void ps_encoder_trim(ps_encoder *e, ps_alloc *a) {
-  if (e->taken == e->out.len && e->out.cap > PS_KEEP_OUTPUT)
+  if (!e->placed && e->taken == e->out.len && e->out.cap > PS_KEEP_OUTPUT)
     ps_encoder_free(e, a);
 }
 

@@ -56,6 +56,10 @@ uint32_t ps_decoder_whole(ps_decoder *d, uint32_t max_frame, const uint8_t *in,
                           uint32_t len, ps_frame *frames, uint32_t max,
                           uint32_t *count);
 
+/* ps_decoder_trim lets a body buffer over 64 KiB go between frames (the
+   decoder does so itself before it gathers the next). */
+void ps_decoder_trim(ps_decoder *d, ps_alloc *a);
+
 /* ps_decoder_midframe returns 1 when part of a frame has been received. */
 int ps_decoder_midframe(const ps_decoder *d);
 
@@ -66,6 +70,7 @@ typedef struct ps_encoder {
   ps_buf out;
   uint32_t taken;
   uint32_t beside;
+  uint32_t placed; /* a place for a body was handed out and not yet framed */
 } ps_encoder;
 
 /* ps_encoder_free releases the buffer of |e| and empties it. */

@@ -117,6 +117,7 @@ int32_t ps_framer_send(ps_framer *f, const uint8_t **out) {
 
 void ps_framer_trim(ps_framer *f) {
   ps_encoder_trim(&f->encoder, &f->alloc);
+  ps_decoder_trim(&f->decoder, &f->alloc);
 }
 
 uint32_t ps_framer_pending(const ps_framer *f) {

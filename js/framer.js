@@ -87,17 +87,8 @@ function copyOut (a, b, alloc) {
   return bytes
 }
 
-// |parts| joined into one buffer of |len| bytes (a Buffer in Node).
-function concat (parts, len) {
-  if (hasBuffer) return Buffer.concat(parts, len)
-  const bytes = new Uint8Array(len)
-  let at = 0
-  for (const part of parts) {
-    bytes.set(part, at)
-    at += part.length
-  }
-  return bytes
-}
+// A buffer of |n| bytes for a body gathered in JS: a Buffer in Node.
+const allocBody = (n) => (hasBuffer ? Buffer.allocUnsafe(n) : new Uint8Array(n))
 
 // |n| bytes of |chunk| from |at| on, without a copy: a Buffer in Node.
 function view (chunk, at, n) {
@@ -419,7 +410,9 @@ class Framer {
   // A body of GATHER_FROM bytes or more that is arriving in pieces is
   // gathered here, out of the core, whose memory never shrinks: a peer that
   // sends most of a large frame and waits then holds memory the GC takes
-  // back once the session is gone, and the core holds at most a slice.
+  // back once the session is gone. It is gathered into one buffer that
+  // doubles as the body arrives (up to its length), so that a body sent a
+  // byte at a time costs at most twice its size, not a Buffer per piece.
   _takeBody () {
     const fr = this._frames
     const haveAt = fr + BATCH * FRAME_WORDS * 4
@@ -428,7 +421,11 @@ class Framer {
     const r = fr >> 2
     const have = i32[haveAt >> 2]
     const len = i32[r + 2] >>> 0
-    this._body = { flags: i32[r], type: i32[r + 1], len, req: i32[r + 3], parts: [copyOut(i32[r + 4], i32[r + 4] + have, allocValue)], have }
+    const at = i32[r + 4]
+    const bytes = allocBody(Math.min(len, Math.max(2 * have, GATHER_FROM)))
+    bytes.set(core.u8.subarray(at, at + have))
+    w.ps_framer_trim(this._f) // the core's copy goes now, not at the next frame
+    this._body = { flags: i32[r], type: i32[r + 1], len, req: i32[r + 3], bytes, have }
   }
 
   // Takes the rest of the body being gathered from bytes [from, to) of
@@ -437,13 +434,16 @@ class Framer {
   _gather (chunk, from, to, onpacket) {
     const body = this._body
     const n = Math.min(to - from, body.len - body.have)
-    const part = allocValue ? allocValue(n) : new Uint8Array(n)
-    part.set(chunk.subarray(from, from + n))
-    body.parts.push(part)
+    if (body.have + n > body.bytes.length) {
+      const grown = allocBody(Math.min(body.len, Math.max(2 * body.bytes.length, body.have + n)))
+      grown.set(body.bytes.subarray(0, body.have))
+      body.bytes = grown
+    }
+    body.bytes.set(chunk.subarray(from, from + n), body.have)
     body.have += n
     if (body.have < body.len) return from + n
     this._body = null
-    const bytes = body.parts.length === 1 ? body.parts[0] : concat(body.parts, body.len)
+    const bytes = body.bytes // its length is the body's
     let value
     if (body.type === BINARY) value = bytes
     else if (body.type === STRING) value = utf8(bytes)

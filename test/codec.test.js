@@ -1175,3 +1175,13 @@ test('decode: a chunk of many MiB goes into the core in slices; the core\'s memo
   assert.ok(framer.memory < 64 * 1024, `an idle framer holds ${framer.memory} bytes`)
   framer.free()
 })
+
+test('Framer: a large body gathered out of the core costs at most about twice its size, even a byte at a time, and a framer waiting for the rest holds no core memory', { timeout: 60000 }, () => {
+  const { execFileSync } = require('node:child_process')
+  const fixture = require('node:path').join(__dirname, 'fixtures', 'gather-memory.js')
+  const got = JSON.parse(execFileSync(process.execPath, ['--expose-gc', fixture], { encoding: 'utf8' }))
+  assert.equal(got.whole, true, 'the body arrived whole')
+  assert.ok(got.bytewise <= 2 * got.size + (256 << 10), `JS memory grew by ${got.bytewise} bytes for a body of ${got.size} sent a byte at a time`)
+  assert.equal(got.midframe, true)
+  assert.ok(got.coreGrowth <= 8 << 20, `the core grew by ${got.coreGrowth} bytes for 50 framers each holding 1 MiB of a frame`)
+})

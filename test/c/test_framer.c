@@ -285,6 +285,8 @@ static void take_body(void) {
   CHECK_INT(have, 391);
   CHECK_MEM(fr[0].data, in + 9, 391);
   CHECK_INT(ps_framer_midframe(f), 0);
+  ps_framer_trim(f); /* a small body buffer is kept */
+  CHECK(ps_framer_memory(f) >= 391);
   CHECK_INT(ps_framer_take_body(f, 1, fr, &have), 0);
   /* the host took the rest of the body; the framer reads on from the next
      header */
@@ -292,6 +294,19 @@ static void take_body(void) {
   CHECK_INT(n, 1);
   CHECK_INT(fr[0].req, 4);
   CHECK_MEM(fr[0].data, "ok", 2);
+  /* a large part handed over is let go by a trim, not kept until the next
+     frame */
+  {
+    static uint8_t part[9 + 200000];
+    ps_header_encode(part, 0, PS_TYPE_BINARY, 1000000, 5);
+    CHECK_INT(ps_framer_recv(f, part, sizeof part, fr, 2, &n),
+              (int32_t)sizeof part);
+    CHECK(ps_framer_memory(f) >= 200000);
+    CHECK_INT(ps_framer_take_body(f, 1, fr, &have), 1);
+    CHECK_INT(have, 200000);
+    ps_framer_trim(f);
+    CHECK(ps_framer_memory(f) < 65536);
+  }
   ps_framer_del(f);
 }
 

@@ -765,6 +765,28 @@ static void body_in_place_framing(void) {
     CHECK_INT(ps_session_send(s, &p), PS_HEADER_SIZE + (int32_t)sizeof big);
     CHECK_INT(ps_message(s, PS_TYPE_STRING, body, 5), 0);
     EXPECT_SENT(s, 0, PS_TYPE_STRING, 0, "after");
+    /* a large place survives sends with nothing framed, and sends of
+       everything framed before it */
+    body = ps_session_body(s, sizeof big);
+    memset(body, 'p', sizeof big);
+    CHECK_INT(ps_session_send(s, &p), 0);
+    CHECK_INT(ps_message(s, PS_TYPE_BINARY, body, sizeof big), 0);
+    CHECK_INT(ps_message(s, PS_TYPE_BINARY, big, sizeof big), 0);
+    body = ps_session_body(s, sizeof big);
+    memset(body, 'q', sizeof big);
+    CHECK_INT(ps_session_send(s, &p),
+              2 * (PS_HEADER_SIZE + (int32_t)sizeof big));
+    CHECK_INT(ps_session_send(s, &p), 0);
+    CHECK_INT(ps_message(s, PS_TYPE_BINARY, body, sizeof big), 0);
+    CHECK_INT(ps_session_send(s, &p), PS_HEADER_SIZE + (int32_t)sizeof big);
+    CHECK_INT(p[PS_HEADER_SIZE], 'q');
+    CHECK_INT(p[PS_HEADER_SIZE + sizeof big - 1], 'q');
+    /* the body just handed out, framed again by the next call: the buffer
+       is kept for it */
+    CHECK_INT(ps_message(s, PS_TYPE_BINARY, p + PS_HEADER_SIZE, sizeof big), 0);
+    CHECK_INT(ps_session_send(s, &p), PS_HEADER_SIZE + (int32_t)sizeof big);
+    CHECK_INT(p[PS_HEADER_SIZE], 'q');
+    CHECK_INT(p[PS_HEADER_SIZE + sizeof big - 1], 'q');
   }
   ps_session_del(s);
   s = new_session(PS_MODE_PACKET, 0);
