@@ -102,9 +102,12 @@ function cString (ptr) {
   return new TextDecoder().decode(core.u8.subarray(ptr, end))
 }
 
-// An Error for a core error code, with the code attached.
-function coreError (code) {
-  const err = new Error(C.messages[code] || `packet-stream core error ${code}`)
+// An Error for a core error code, with the code attached; |detail| follows
+// the code's message (given here, not added after: the stack's first line
+// is the message the Error was made with).
+function coreError (code, detail) {
+  const message = C.messages[code] || `packet-stream core error ${code}`
+  const err = new Error(detail ? `${message}: ${detail}` : message)
   err.code = code
   return err
 }

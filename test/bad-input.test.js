@@ -748,6 +748,7 @@ test('a transport that fails: what handlers still write while the session ends i
   await until(() => closes.length > 0, 5000, 'the session to end')
   await sleep(20)
   assert.match(closes[0].message, /^transport failed: connection reset/)
+  assert.match(closes[0].stack, /^Error: transport failed: connection reset/, 'the stack says what failed too')
   assert.equal(written, before, 'nothing was sent after the failure (1,000 error ends would be)')
 })
 

@@ -224,6 +224,7 @@ test('browser: connectPort between a page and a dedicated module Worker (connect
   assert.deepEqual(q.selfClose, unexpected, 'the worker\'s self.close() sent the goodbye')
   assert.deepEqual(q.selfCloseCalls, [unexpected])
   assert.deepEqual(q.loadFailed, { isError: true, name: 'Error', message: 'transport failed: worker failed to start' })
+  assert.equal(q.loadFailedStack, 'Error: transport failed: worker failed to start', 'the stack says what failed too')
   assert.deepEqual(q.loadFailedCalls, [q.loadFailed])
   assert.deepEqual(q.portClosedA, { isError: true, name: 'Error', message: 'transport failed: port closed' })
   assert.deepEqual(q.portClosedB, unexpected)

@@ -41,8 +41,7 @@ function handlerError (thrown) {
 }
 
 function transportError (err, what) {
-  const e = coreError(C.errors.ERR_TRANSPORT)
-  e.message = `${e.message}: ${what || (err && err.message) || 'closed'}`
+  const e = coreError(C.errors.ERR_TRANSPORT, what || (err && err.message) || 'closed')
   if (err) e.cause = err
   return e
 }
@@ -69,7 +68,7 @@ function createWire (opts, transport) {
       ps.destroy(true)
     }
     transport.release()
-    if (err.code === C.errors.ERR_NOMEM) err.message += ': the WebAssembly memory that all sessions share is full (see limits)'
+    if (err.code === C.errors.ERR_NOMEM) throw coreError(C.errors.ERR_NOMEM, 'the WebAssembly memory that all sessions share is full (see limits)')
     throw err
   }
   let scheduled = false
@@ -133,9 +132,7 @@ function createWire (opts, transport) {
         // it does not fit alone (measured only while backed up: measuring
         // runs a toJSON again)
         if (framer.pending === 0 || (!writable && Framer.frameBytes(msg) > framer.maxOutbuf)) {
-          const refused = coreError(C.errors.ERR_FRAME_TOO_LARGE)
-          refused.message = `${refused.message} (larger than limits.maxOutbuf, ${framer.maxOutbuf} bytes)`
-          throw refused
+          throw coreError(C.errors.ERR_FRAME_TOO_LARGE, `larger than limits.maxOutbuf (${framer.maxOutbuf} bytes)`)
         }
         if (!writable) throw err // backed up: the peer does not read
         // a transport that delivers at once may bring answers that are

@@ -158,7 +158,9 @@ async function silentEnds () {
       const ps = connectPort(worker, { close: resolve })
       ps.request('anyone?', (err) => calls.push(info(err)))
     })
-    r.loadFailed = info(await timeout(closed, 5000, 'the session of a worker that did not load'))
+    const failed = await timeout(closed, 5000, 'the session of a worker that did not load')
+    r.loadFailed = info(failed)
+    r.loadFailedStack = failed.stack.split('\n')[0]
     await sleep(50)
     r.loadFailedCalls = calls
   }
