@@ -57,6 +57,15 @@ static void emit(ps_decoder *d, ps_frame *frame, const uint8_t *data) {
   d->head_len = 0;
 }
 
+int ps_decoder_take_body(ps_decoder *d, uint32_t min_len, ps_frame *frame,
+                         uint32_t *have) {
+  if (d->state != PS_DEC_BODY || d->len < min_len) return 0;
+  *have = d->body.len;
+  /* the next header is what comes now; the buffer stays until a trim */
+  emit(d, frame, d->body.data);
+  return 1;
+}
+
 void ps_decoder_trim(ps_decoder *d, ps_alloc *a) {
   if (d->state == PS_DEC_HEAD && d->body.cap > KEEP_BODY_BUFFER)
     ps_buf_free(&d->body, a);

@@ -56,6 +56,11 @@ uint32_t ps_decoder_whole(ps_decoder *d, uint32_t max_frame, const uint8_t *in,
                           uint32_t len, ps_frame *frames, uint32_t max,
                           uint32_t *count);
 
+/* ps_decoder_take_body hands over a body of |min_len| bytes or more that is
+   being gathered, as ps_framer_take_body says: 1, or 0 when there is none. */
+int ps_decoder_take_body(ps_decoder *d, uint32_t min_len, ps_frame *frame,
+                         uint32_t *have);
+
 /* ps_decoder_trim lets a body buffer over 64 KiB go between frames (the
    decoder does so itself before it gathers the next). */
 void ps_decoder_trim(ps_decoder *d, ps_alloc *a);

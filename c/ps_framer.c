@@ -163,20 +163,7 @@ int32_t ps_framer_recv(ps_framer *f, const uint8_t *in, uint32_t len,
 
 int32_t ps_framer_take_body(ps_framer *f, uint32_t min_len, ps_frame *fr,
                             uint32_t *have) {
-  ps_decoder *d = &f->decoder;
-  if (d->state != PS_DEC_BODY || d->len < min_len) return 0;
-  fr->flags = d->flags;
-  fr->type = d->type;
-  fr->len = d->len;
-  fr->req = d->req;
-  fr->data = d->body.data;
-  *have = d->body.len;
-  /* the next header is what the framer expects now; the buffer stays until
-     the next ps_framer_recv, which lets it go */
-  d->state = PS_DEC_HEAD;
-  d->head_len = 0;
-  d->body.len = 0;
-  return 1;
+  return ps_decoder_take_body(&f->decoder, min_len, fr, have);
 }
 
 int ps_framer_midframe(const ps_framer *f) {

@@ -87,6 +87,16 @@ function copyOut (a, b, alloc) {
   return bytes
 }
 
+// A decoded packet, as packet-stream-codec hands it out.
+const packetOf = (flags, req, value) => ({ req, stream: (flags & FLAG_STREAM) !== 0, end: (flags & FLAG_END) !== 0, value })
+
+// The error of a JSON body that does not parse.
+function badBody (cause) {
+  const err = coreError(C.errors.ERR_BAD_BODY)
+  err.cause = cause
+  return err
+}
+
 // A buffer of |n| bytes for a body gathered in JS: a Buffer in Node.
 const allocBody = (n) => (hasBuffer ? Buffer.allocUnsafe(n) : new Uint8Array(n))
 
@@ -451,12 +461,11 @@ class Framer {
       try {
         value = JSON.parse(utf8(bytes))
       } catch (err) {
-        this.error = coreError(C.errors.ERR_BAD_BODY)
-        this.error.cause = err
+        this.error = badBody(err)
         return to
       }
     }
-    const packet = { req: body.req, stream: (body.flags & FLAG_STREAM) !== 0, end: (body.flags & FLAG_END) !== 0, value }
+    const packet = packetOf(body.flags, body.req, value)
     if (Array.isArray(onpacket)) onpacket.push(packet)
     else onpacket(packet)
     return from + n
@@ -505,12 +514,11 @@ class Framer {
           try {
             value = JSON.parse(text(at, at + n))
           } catch (err) {
-            this.error = coreError(C.errors.ERR_BAD_BODY)
-            this.error.cause = err
+            this.error = badBody(err)
             break
           }
         }
-        batch.push({ req, stream: (flags & FLAG_STREAM) !== 0, end: (flags & FLAG_END) !== 0, value })
+        batch.push(packetOf(flags, req, value))
       }
       if (!into) {
         for (let i = 0; i < batch.length; i++) onpacket(batch[i])

@@ -68,8 +68,8 @@ const mutants = [
   ['ps_codec.c', 'e->taken = n;', ';'],
   ['ps_codec.c', 'e->out.cap > PS_KEEP_OUTPUT', '0'],
   ['ps_codec.c', 'settle(e, a);\n  *out', 'compact(e);\n  *out'],
-  ['ps_framer.c', 'if (d->state != PS_DEC_BODY || d->len < min_len) return 0;', 'if (d->state != PS_DEC_BODY) return 0;'],
-  ['ps_framer.c', 'd->state = PS_DEC_HEAD;\n  d->head_len = 0;\n  d->body.len = 0;\n  return 1;', 'return 1;'],
+  ['ps_codec.c', 'if (d->state != PS_DEC_BODY || d->len < min_len) return 0;', 'if (d->state != PS_DEC_BODY) return 0;'],
+  ['ps_codec.c', 'emit(d, frame, d->body.data);\n  return 1;', 'return 1;'],
   ['ps_framer.c', 'ps_decoder_trim(&f->decoder, &f->alloc);', ''],
   ['ps_codec.c', 'if (inside)\n    compact(e);\n  else\n    settle(e, a);', 'settle(e, a);'],
   ['ps_codec.c', 'if (!e->placed && e->taken == e->out.len', 'if (e->taken == e->out.len']

@@ -217,14 +217,15 @@ function createWire (opts, transport) {
   }
 
   function onpacket (p) {
-    if (doomed) return finished || destroyWith(doomed)
-    if (p !== GOODBYE) {
+    if (!doomed) {
+      if (p === GOODBYE) {
+        peerEnded = true
+        return ps.write(null, true)
+      }
       ps.write(p)
-      if (doomed && !finished) destroyWith(doomed)
-      return
     }
-    peerEnded = true
-    ps.write(null, true)
+    // the packet that doomed the session is the last one handled
+    if (doomed && !finished) destroyWith(doomed)
   }
 
   // Destroys the session with |err|, or goes on with a destroy under way.
