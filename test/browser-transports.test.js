@@ -9,7 +9,7 @@
 //   handler of the page's that throws;
 // - connectPort between a page and a dedicated module Worker doing
 //   connectPort(self) (transports-port*.mjs): requests and substreams both
-//   ways, Uint8Arrays, one postMessage per turn with its ArrayBuffer
+//   ways, Uint8Arrays, a turn in pieces that double, each ArrayBuffer
 //   transferred (detached at the sender), a graceful close, and
 //   worker.terminate() with requests pending.
 const { test, before, after } = require('node:test')
@@ -19,6 +19,7 @@ const path = require('node:path')
 const { createHarness, ROOT } = require('./browser/harness')
 const { connectWebSocket } = require('..')
 const { withTimeout } = require('./helpers/wait')
+const { pieces, jsonFrame } = require('./helpers/pieces')
 
 let h
 before(async () => {
@@ -188,12 +189,17 @@ test('browser: connectPort between a page and a dedicated module Worker (connect
   assert.deepEqual(t.askBin, { isU8: true, bytes: [1, 2, 3] })
   assert.deepEqual(t.sub, [{ got: 'x' }, { u8: [5, 6] }])
   assert.deepEqual(t.workerSub, [{ got: 0 }, { got: 1 }, { got: 2 }, { got: 3 }, { u8: [7, 8, 9] }])
-  // one postMessage per turn each way, each ArrayBuffer transferred and
-  // detached at the sender
-  assert.equal(t.postsWithinTurn, 0)
+  // a turn's frames leave in pieces that double each way, each ArrayBuffer
+  // transferred and detached at the sender: the page's 64 requests as
+  // pieces() says, the first within the turn; the worker's answers in no
+  // fewer pieces than one turn of all makes, and no more than a turn for
+  // each piece of requests makes
+  const requestPieces = pieces(Array.from({ length: 64 }, (_, i) => jsonFrame(i)))
+  assert.equal(t.postsWithinTurn, requestPieces.length - 1)
   assert.equal(t.answersOk, true)
-  assert.equal(t.pagePostsFor64, 1)
-  assert.equal(t.workerPostsFor64, 1)
+  assert.deepEqual(t.pageSizesFor64, requestPieces)
+  const answerFrames = Array.from({ length: 64 }, (_, i) => jsonFrame({ echo: i, from: 'worker' }))
+  assert.ok(t.workerPostsFor64 >= pieces(answerFrames).length && t.workerPostsFor64 <= requestPieces.length * pieces(answerFrames).length, `${t.workerPostsFor64} answer messages`)
   assert.ok(t.pagePosts.count > 10)
   assert.deepEqual(t.pagePosts, { count: t.pagePosts.count, allArrayBuffers: true, allTransferred: true, allDetached: true })
   assert.ok(t.workerStats.posts > 10)

@@ -3,8 +3,9 @@
 // connectPort(worker) and test/fixtures/port-worker.js with
 // connectPort(parentPort); and a MessageChannel whose two ports are both in
 // the main thread. Requests both ways, substreams both ways, binary values;
-// one postMessage per turn carrying one transferred (then detached)
-// ArrayBuffer; graceful closes from either side; a terminated worker, a
+// a turn's frames leave in pieces (one postMessage for a turn under 256
+// bytes, then pieces that double), each carrying one transferred (then
+// detached) ArrayBuffer; graceful closes from either side; a terminated worker, a
 // worker that throws, and a closed port end the session with an error
 // that each pending request hears once.
 const test = require('node:test')
@@ -13,6 +14,7 @@ const path = require('node:path')
 const { Worker, MessageChannel } = require('node:worker_threads')
 const { connectPort } = require('..')
 const { withTimeout, deferred, sleep, tick } = require('./helpers/wait')
+const { FIRST_PIECE, pieces, jsonFrame } = require('./helpers/pieces')
 
 const WORKER = path.join(__dirname, 'fixtures', 'port-worker.js')
 const T = { timeout: 20000 }
@@ -20,7 +22,7 @@ const T = { timeout: 20000 }
 // Counts the ArrayBuffers posted through port.postMessage, checking each
 // is transferred and detached afterwards.
 function countPosts (port) {
-  const stats = { posts: 0, bytes: 0, notDetached: 0, notTransferred: 0, other: 0 }
+  const stats = { posts: 0, bytes: 0, sizes: [], notDetached: 0, notTransferred: 0, other: 0 }
   const post = port.postMessage
   port.postMessage = function (message, transfer) {
     if (!(message instanceof ArrayBuffer)) {
@@ -29,6 +31,7 @@ function countPosts (port) {
     }
     stats.posts++
     stats.bytes += message.byteLength
+    stats.sizes.push(message.byteLength)
     if (!transfer || transfer.length !== 1 || transfer[0] !== message) stats.notTransferred++
     const rv = post.call(this, message, transfer)
     if (message.byteLength !== 0) stats.notDetached++
@@ -177,25 +180,58 @@ test('main thread and a worker: requests, errors, substreams and binary both way
   }
 })
 
-test('one postMessage per turn, its ArrayBuffer transferred and detached', T, async () => {
+test('a turn\'s frames leave in pieces that double, each ArrayBuffer transferred and detached', T, async () => {
   const w = startWorker()
   try {
     const { ps } = w
     await withTimeout(ps.request('warm up'), 5000, 'warm up')
+    await tick()
+
+    // a turn that frames under FIRST_PIECE bytes: one postMessage, at its end
+    let before = { posts: w.posts.posts, arrivals: w.arrivals.messages }
+    const few = []
+    for (let i = 0; i < 10; i++) few.push(ps.request(i))
+    assert.ok(Array.from({ length: 10 }, (_, i) => jsonFrame(i)).reduce((a, b) => a + b) < FIRST_PIECE)
+    assert.equal(w.posts.posts, before.posts, 'nothing is posted within the turn')
+    assert.deepEqual(await withTimeout(Promise.all(few), 5000, 'the answers'), Array.from({ length: 10 }, (_, i) => ({ echo: i, from: 'worker' })))
+    await sleep(20)
+    assert.equal(w.posts.posts - before.posts, 1, 'one postMessage for the 10 requests')
+    // the worker answered all in one turn: more than FIRST_PIECE bytes
+    const fewAnswers = pieces(Array.from({ length: 10 }, (_, i) => jsonFrame({ echo: i, from: 'worker' })))
+    assert.equal(fewAnswers.length, 2)
+    assert.equal(w.arrivals.messages - before.arrivals, 2, 'the 10 answers came in two pieces')
+
+    // 64 requests in one turn: the first piece leaves as soon as it is
+    // framed, so that the worker starts on it while the rest is framed
     const wsBefore = await ps.request('stats')
     await tick()
-    const before = { posts: w.posts.posts, arrivals: w.arrivals.messages }
-    // 64 requests in one turn
+    before = { posts: w.posts.posts, arrivals: w.arrivals.messages }
     const answers = []
     for (let i = 0; i < 64; i++) answers.push(ps.request(i))
-    assert.equal(w.posts.posts, before.posts, 'nothing is posted within the turn')
+    const requestPieces = pieces(Array.from({ length: 64 }, (_, i) => jsonFrame(i)))
+    assert.equal(requestPieces.length, 2)
+    assert.equal(w.posts.posts - before.posts, requestPieces.length - 1, 'the full pieces left within the turn')
     const values = await withTimeout(Promise.all(answers), 5000, 'the answers')
     assert.deepEqual(values, Array.from({ length: 64 }, (_, i) => ({ echo: i, from: 'worker' })))
     await sleep(20)
-    assert.equal(w.posts.posts - before.posts, 1, 'one postMessage for the 64 requests')
-    assert.equal(w.arrivals.messages - before.arrivals, 1, 'the 64 answers (given in one turn) came in one message')
+    assert.deepEqual(w.posts.sizes.slice(before.posts), requestPieces, 'the pieces: 256 bytes or more, then twice that, then the rest')
+    // the worker answers each piece of requests as it arrives: its answers
+    // leave in no fewer pieces than answering all in one turn makes, and
+    // in no more than answering each piece in a turn of its own makes
+    const answerFrames = Array.from({ length: 64 }, (_, i) => jsonFrame({ echo: i, from: 'worker' }))
+    let first = 0
+    let most = 0
+    for (const piece of requestPieces) {
+      let n = 0
+      for (let bytes = 0; bytes < piece; n++) bytes += jsonFrame(first + n)
+      most += pieces(answerFrames.slice(first, first + n)).length
+      first += n
+    }
+    assert.equal(first, 64)
+    const arrived = w.arrivals.messages - before.arrivals
+    assert.ok(arrived >= pieces(answerFrames).length && arrived <= most, `${arrived} messages of answers`)
     const wsAfter = await ps.request('stats')
-    assert.equal(wsAfter.posts - wsBefore.posts, 2, 'the worker posted the answers in one message (and the stats)')
+    assert.equal(wsAfter.posts - wsBefore.posts, arrived + 1, 'the worker posted the answers (and the stats)')
     assert.equal(w.posts.notTransferred, 0)
     assert.equal(w.posts.notDetached, 0)
     assert.equal(wsAfter.notTransferred, 0)
@@ -461,7 +497,7 @@ test('a MessageChannel closed while ps.close waits, and close callbacks that thr
   }
 })
 
-test('a MessageChannel: one turn of substream data is one postMessage', T, async () => {
+test('a MessageChannel: one turn of substream data leaves in pieces that double', T, async () => {
   const pair = channelPair()
   try {
     const { a, b } = pair
@@ -474,7 +510,9 @@ test('a MessageChannel: one turn of substream data is one postMessage', T, async
     const got = []
     for await (const x of sub) got.push(x)
     assert.equal(got.length, 1000)
-    assert.equal(a.posts.posts - before, 1)
+    // the 1000 writes and the end, each 9 bytes of header and a JSON body
+    const frames = Array.from({ length: 1000 }, (_, i) => jsonFrame(i)).concat(jsonFrame(true))
+    assert.deepEqual(a.posts.sizes.slice(before), pieces(frames))
     await withTimeout(new Promise((resolve) => b.ps.close(resolve)), 5000, 'close')
   } finally {
     pair.close()

@@ -6,7 +6,8 @@
 //
 // What crosses the transport:
 // - all frames produced in one turn of the event loop leave as one chunk
-//   (up to FLUSH_BYTES; a turn that frames more hands it over as it goes);
+//   (up to FLUSH_BYTES; a turn that frames more hands it over as it goes;
+//   a port hands a turn over in pieces that double, see firstPiece);
 // - a graceful close of the session sends the goodbye, then the transport
 //   is closed; a destroyed session closes it without one;
 // - the peer's goodbye, or an end of the transport between frames, ends the
@@ -49,13 +50,18 @@ function transportError (err, what) {
 // opts: packet-stream's opts plus limits; transport: { send(bytes) ->
 // false when backed up, close(err, destroyed), release (what claim()
 // returned: called once the session has ended, or when it cannot be made),
-// closeIsSilent, flushAt }: a
+// closeIsSilent, flushAt, firstPiece }: a
 // transport whose close the peer cannot see (a port) sends the goodbye on
 // every end but the peer's own, so that the peer's session ends too (and a
 // goodbye in reply does not reach whoever listens next); flushAt (bytes)
 // hands a turn's frames over in smaller pieces, for a transport whose
-// high-water mark is lower. Returns { ps, receive(bytes), receiveEnd(err),
-// drained(), flush() }; none of them throws.
+// high-water mark is lower; firstPiece (bytes) hands over the first piece
+// of a turn as soon as that much is framed, the next at twice as much and
+// so on, for a transport whose messages cost little and whose peer runs in
+// parallel (a port): the peer starts on the first calls while the rest are
+// framed, instead of the two sides taking turns. Returns { ps,
+// receive(bytes), receiveEnd(err), drained(), flush() }; none of them
+// throws.
 function createWire (opts, transport) {
   opts = opts || {}
   let ps, framer
@@ -83,6 +89,10 @@ function createWire (opts, transport) {
   // more of the peer's input is handled.
   let doomed = null
   const flushAt = Math.max(1, Math.min(FLUSH_BYTES, framer.maxOutbuf >>> 1, transport.flushAt === undefined ? Infinity : transport.flushAt))
+  // The first piece of a turn's frames (see transport.firstPiece), then
+  // each piece twice the last, up to flushAt.
+  const firstPiece = Math.max(1, Math.min(flushAt, transport.firstPiece === undefined ? Infinity : transport.firstPiece))
+  let pieceAt = firstPiece // what the turn's next piece leaves at
 
   // While the transport is backed up, what is framed waits in the framer,
   // so that limits.maxOutbuf bounds it (a peer that does not read ends with
@@ -95,6 +105,7 @@ function createWire (opts, transport) {
 
   function flushLater () {
     scheduled = false
+    pieceAt = firstPiece
     if (!finished) flush()
   }
 
@@ -169,10 +180,13 @@ function createWire (opts, transport) {
     }
     // a turn that frames much hands it over as it goes, so that a producer
     // writing in a loop sees the transport's back pressure (ps.writable)
-    if (framer.pending >= flushAt) flush()
-    else if (!scheduled) {
+    if (!scheduled) {
       scheduled = true
       later(flushLater)
+    }
+    if (framer.pending >= pieceAt) {
+      flush()
+      pieceAt = Math.min(pieceAt * 2, flushAt)
     }
   }
 

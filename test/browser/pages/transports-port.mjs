@@ -82,7 +82,8 @@ async function talk () {
   r.sub = []
   for await (const x of sub) r.sub.push(x instanceof Uint8Array ? { u8: Array.from(x) } : x)
   r.workerSub = await ps.request({ stream: 4 })
-  // 64 requests in one turn: one postMessage each way
+  // 64 requests in one turn: they leave in pieces that double, the first
+  // within the turn
   const statsBefore = await ps.request('stats')
   await later()
   const mid = w.posts.length
@@ -92,7 +93,7 @@ async function talk () {
   const values = await timeout(Promise.all(answers), 5000, '64 answers')
   r.answersOk = values.length === 64 && values.every((v, i) => v.echo === i && v.from === 'worker')
   await later()
-  r.pagePostsFor64 = w.posts.length - mid
+  r.pageSizesFor64 = w.posts.slice(mid).map((p) => p.length)
   const statsAfter = await ps.request('stats')
   // the worker's posts between the two snapshots: the first stats answer, then the 64 answers
   r.workerPostsFor64 = statsAfter.posts - statsBefore.posts - 1

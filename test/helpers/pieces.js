@@ -1,0 +1,28 @@
+'use strict'
+// How a port hands over one turn's frames (js/transports/port.js and
+// wire.js): the first piece as soon as FIRST_PIECE bytes wait framed, the
+// next at twice as much and so on up to |cap|, the rest at the end of the
+// turn. Returns the byte length of each postMessage for frames of |sizes|.
+const FIRST_PIECE = 256
+
+function pieces (sizes, cap = 1 << 20) {
+  const out = []
+  let pending = 0
+  let at = FIRST_PIECE
+  for (const size of sizes) {
+    pending += size
+    if (pending >= at) {
+      out.push(pending)
+      pending = 0
+      at = Math.min(at * 2, cap)
+    }
+  }
+  if (pending > 0) out.push(pending)
+  return out
+}
+
+// The frame of a packet whose body is the JSON of |value|: the 9-byte
+// header and the body.
+const jsonFrame = (value) => 9 + Buffer.byteLength(JSON.stringify(value))
+
+module.exports = { FIRST_PIECE, pieces, jsonFrame }
