@@ -9,7 +9,7 @@
 //   handler of the page's that throws;
 // - connectPort between a page and a dedicated module Worker doing
 //   connectPort(self) (transports-port*.mjs): requests and substreams both
-//   ways, Uint8Arrays, a turn in pieces that double, each ArrayBuffer
+//   ways, Uint8Arrays, a turn's frames in pieces, each ArrayBuffer
 //   transferred (detached at the sender), a graceful close, and
 //   worker.terminate() with requests pending.
 const { test, before, after } = require('node:test')
@@ -189,7 +189,7 @@ test('browser: connectPort between a page and a dedicated module Worker (connect
   assert.deepEqual(t.askBin, { isU8: true, bytes: [1, 2, 3] })
   assert.deepEqual(t.sub, [{ got: 'x' }, { u8: [5, 6] }])
   assert.deepEqual(t.workerSub, [{ got: 0 }, { got: 1 }, { got: 2 }, { got: 3 }, { u8: [7, 8, 9] }])
-  // a turn's frames leave in pieces that double each way, each ArrayBuffer
+  // a turn's frames leave in pieces each way, each ArrayBuffer
   // transferred and detached at the sender: the page's 64 requests as
   // pieces() says, the first within the turn; the worker's answers in no
   // fewer pieces than one turn of all makes, and no more than a turn for

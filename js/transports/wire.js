@@ -7,7 +7,7 @@
 // What crosses the transport:
 // - all frames produced in one turn of the event loop leave as one chunk
 //   (up to FLUSH_BYTES; a turn that frames more hands it over as it goes;
-//   a port hands a turn over in pieces that double, see firstPiece);
+//   a port hands a turn over in pieces, see firstPiece);
 // - a graceful close of the session sends the goodbye, then the transport
 //   is closed; a destroyed session closes it without one;
 // - the peer's goodbye, or an end of the transport between frames, ends the
@@ -56,10 +56,12 @@ function transportError (err, what) {
 // goodbye in reply does not reach whoever listens next); flushAt (bytes)
 // hands a turn's frames over in smaller pieces, for a transport whose
 // high-water mark is lower; firstPiece (bytes) hands over the first piece
-// of a turn as soon as that much is framed, the next at twice as much and
-// so on, for a transport whose messages cost little and whose peer runs in
-// parallel (a port): the peer starts on the first calls while the rest are
-// framed, instead of the two sides taking turns. Returns { ps,
+// of a turn as soon as that much is framed, and each next one at a quarter
+// of what the turn has handed over so far (at least firstPiece), for a
+// transport whose messages cost little and whose peer runs in parallel (a
+// port): the peer starts on the first calls while the rest are framed,
+// instead of the two sides taking turns, and a turn that frames much still
+// leaves in few messages (about 35 for a MiB). Returns { ps,
 // receive(bytes), receiveEnd(err), drained(), flush() }; none of them
 // throws.
 function createWire (opts, transport) {
@@ -89,10 +91,12 @@ function createWire (opts, transport) {
   // more of the peer's input is handled.
   let doomed = null
   const flushAt = Math.max(1, Math.min(FLUSH_BYTES, framer.maxOutbuf >>> 1, transport.flushAt === undefined ? Infinity : transport.flushAt))
-  // The first piece of a turn's frames (see transport.firstPiece), then
-  // each piece twice the last, up to flushAt.
+  // Pieces of a turn's frames (see transport.firstPiece): the first at
+  // firstPiece bytes, then at a quarter of what the turn has handed over,
+  // up to flushAt.
   const firstPiece = Math.max(1, Math.min(flushAt, transport.firstPiece === undefined ? Infinity : transport.firstPiece))
   let pieceAt = firstPiece // what the turn's next piece leaves at
+  let turnBytes = 0 // what the turn has handed over in pieces
 
   // While the transport is backed up, what is framed waits in the framer,
   // so that limits.maxOutbuf bounds it (a peer that does not read ends with
@@ -106,6 +110,7 @@ function createWire (opts, transport) {
   function flushLater () {
     scheduled = false
     pieceAt = firstPiece
+    turnBytes = 0
     if (!finished) flush()
   }
 
@@ -185,8 +190,9 @@ function createWire (opts, transport) {
       later(flushLater)
     }
     if (framer.pending >= pieceAt) {
+      turnBytes += framer.pending
       flush()
-      pieceAt = Math.min(pieceAt * 2, flushAt)
+      pieceAt = Math.min(Math.max(firstPiece, Math.floor(turnBytes / 4)), flushAt)
     }
   }
 

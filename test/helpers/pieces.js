@@ -1,20 +1,23 @@
 'use strict'
 // How a port hands over one turn's frames (js/transports/port.js and
-// wire.js): the first piece as soon as FIRST_PIECE bytes wait framed, the
-// next at twice as much and so on up to |cap|, the rest at the end of the
-// turn. Returns the byte length of each postMessage for frames of |sizes|.
+// wire.js): the first piece as soon as FIRST_PIECE bytes wait framed, each
+// next one at a quarter of what the turn has handed over so far (at least
+// FIRST_PIECE, at most |cap|), the rest at the end of the turn. Returns the
+// byte length of each postMessage for frames of |sizes|.
 const FIRST_PIECE = 256
 
 function pieces (sizes, cap = 1 << 20) {
   const out = []
   let pending = 0
   let at = FIRST_PIECE
+  let handed = 0
   for (const size of sizes) {
     pending += size
     if (pending >= at) {
       out.push(pending)
+      handed += pending
       pending = 0
-      at = Math.min(at * 2, cap)
+      at = Math.min(Math.max(FIRST_PIECE, Math.floor(handed / 4)), cap)
     }
   }
   if (pending > 0) out.push(pending)

@@ -82,7 +82,7 @@ async function talk () {
   r.sub = []
   for await (const x of sub) r.sub.push(x instanceof Uint8Array ? { u8: Array.from(x) } : x)
   r.workerSub = await ps.request({ stream: 4 })
-  // 64 requests in one turn: they leave in pieces that double, the first
+  // 64 requests in one turn: they leave in pieces, the first
   // within the turn
   const statsBefore = await ps.request('stats')
   await later()
