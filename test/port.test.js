@@ -10,6 +10,8 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const path = require('node:path')
+const os = require('node:os')
+const { execFileSync } = require('node:child_process')
 const { Worker, MessageChannel } = require('node:worker_threads')
 const { connectPort } = require('..')
 const { withTimeout, deferred, sleep, tick } = require('./helpers/wait')
@@ -494,6 +496,36 @@ test('a MessageChannel closed while ps.close waits, and close callbacks that thr
     process.off('warning', onwarning)
     port1.close()
   }
+})
+
+// Pieces let two threads work at once; where only one can run (a process
+// bound to one CPU) they would only add messages, so a turn is one.
+test('bound to one CPU, a turn of 64 requests leaves as one postMessage', T, async () => {
+  const script = `
+    const { MessageChannel } = require('node:worker_threads')
+    const { connectPort } = require(${JSON.stringify(path.join(__dirname, '..'))})
+    const { port1, port2 } = new MessageChannel()
+    const sizes = []
+    const post = port1.postMessage
+    port1.postMessage = function (m, transfer) { sizes.push(m.byteLength); return post.call(this, m, transfer) }
+    const a = connectPort(port1)
+    connectPort(port2, { request (v, cb) { cb(null, v) } })
+    const answers = []
+    for (let i = 0; i < 64; i++) answers.push(a.request(i))
+    Promise.all(answers).then((values) => {
+      console.log(JSON.stringify({ cpus: require('node:os').availableParallelism(), sizes, answered: values.length }))
+      port1.close()
+    })`
+  const run = (args) => JSON.parse(execFileSync(args[0], args.slice(1).concat(['-e', script]), { encoding: 'utf8' }))
+  const frames = Array.from({ length: 64 }, (_, i) => jsonFrame(i))
+  const bound = run(['taskset', '-c', '0', process.execPath])
+  assert.deepEqual(bound, { cpus: 1, sizes: [frames.reduce((x, y) => x + y)], answered: 64 })
+  // and the same script on all the CPUs the tests have: pieces
+  const free = run([process.execPath])
+  assert.equal(free.cpus, os.availableParallelism())
+  assert.ok(free.cpus > 1, 'the tests run with more than one CPU (CI has two)')
+  assert.deepEqual(free.sizes, pieces(frames))
+  assert.ok(free.sizes.length > 1)
 })
 
 test('a MessageChannel: one turn of substream data leaves in pieces', T, async () => {

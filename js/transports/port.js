@@ -13,7 +13,9 @@
 // pieces that double 2.1x, these 2.2-2.5x, pieces of FIRST_PIECE bytes
 // throughout 2.5-2.7x; but those send a substream's burst of small packets
 // at half the rate of pieces that double (1 KiB ones at a fifth), these
-// at 0.9x.
+// at 0.9x. Where only one thread can run at a time (one CPU, or a process
+// bound to one) pieces only add messages (0.75x one message a turn, both
+// threads bound to one CPU by taskset): a turn leaves as one message there.
 //
 // Ends: a graceful close sends the goodbye, which ends the other side's
 // session too; so does a session destroyed here, since a port cannot be
@@ -35,6 +37,24 @@ const { createWire, transportError, alsoEnds, claim } = require('./wire')
 const { later } = require('../util')
 
 const FIRST_PIECE = 256
+
+// How many threads of this process can run at once: navigator's figure in
+// browsers (and Node 21 and later), the CPUs this process may use in Node
+// (process.getBuiltinModule: Node 20.16 and later); where neither is known,
+// two.
+let parallelism = 0
+function threadsAtOnce () {
+  if (parallelism > 0) return parallelism
+  const nav = typeof navigator === 'object' && navigator !== null ? navigator.hardwareConcurrency : undefined
+  const getBuiltin = typeof process === 'object' && process !== null ? process.getBuiltinModule : undefined
+  if (typeof nav === 'number' && nav > 0) parallelism = nav
+  else if (typeof getBuiltin === 'function') {
+    const os = getBuiltin('node:os')
+    parallelism = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length
+  }
+  parallelism = parallelism > 0 ? parallelism : 2
+  return parallelism
+}
 
 // Sessions whose frames must leave if the (worker's) process exits in the
 // turn that framed them: one 'exit' listener for all.
@@ -81,7 +101,7 @@ function connectPort (port, opts) {
       return true
     },
     closeIsSilent: true,
-    firstPiece: FIRST_PIECE,
+    firstPiece: threadsAtOnce() > 1 ? FIRST_PIECE : undefined,
     close () {
       for (const off of unlisten) off()
     }

@@ -2,11 +2,15 @@
 // How a port hands over one turn's frames (js/transports/port.js and
 // wire.js): the first piece as soon as FIRST_PIECE bytes wait framed, each
 // next one at a quarter of what the turn has handed over so far (at least
-// FIRST_PIECE, at most |cap|), the rest at the end of the turn. Returns the
-// byte length of each postMessage for frames of |sizes|.
+// FIRST_PIECE, at most |cap|), the rest at the end of the turn; where only
+// one thread can run at a time, all in one. Returns the byte length of each
+// postMessage for frames of |sizes|.
+const os = require('node:os')
 const FIRST_PIECE = 256
+const ONE_CPU = os.availableParallelism() === 1
 
 function pieces (sizes, cap = 1 << 20) {
+  if (ONE_CPU) return [sizes.reduce((a, b) => a + b, 0)]
   const out = []
   let pending = 0
   let at = FIRST_PIECE
