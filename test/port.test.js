@@ -500,7 +500,16 @@ test('a MessageChannel closed while ps.close waits, and close callbacks that thr
 
 // Pieces let two threads work at once; where only one can run (a process
 // bound to one CPU) they would only add messages, so a turn is one.
-test('bound to one CPU, a turn of 64 requests leaves as one postMessage', T, async () => {
+const hasTaskset = (() => {
+  try {
+    execFileSync('taskset', ['-c', '0', 'true'])
+    return true
+  } catch (err) {
+    return false
+  }
+})()
+
+test('bound to one CPU, a turn of 64 requests leaves as one postMessage', { ...T, skip: hasTaskset ? false : 'taskset (util-linux) is not here to bind a process to one CPU' }, async () => {
   const script = `
     const { MessageChannel } = require('node:worker_threads')
     const { connectPort } = require(${JSON.stringify(path.join(__dirname, '..'))})
@@ -523,6 +532,7 @@ test('bound to one CPU, a turn of 64 requests leaves as one postMessage', T, asy
   // and the same script on all the CPUs the tests have: pieces
   const free = run([process.execPath])
   assert.equal(free.cpus, os.availableParallelism())
+  assert.ok(typeof process.getBuiltinModule === 'function', 'Node tells the CPUs a process may use (20.16 and later)')
   assert.ok(free.cpus > 1, 'the tests run with more than one CPU (CI has two)')
   assert.deepEqual(free.sizes, pieces(frames))
   assert.ok(free.sizes.length > 1)

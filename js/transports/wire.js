@@ -27,7 +27,8 @@ const { later, report, REFUSED, text, toError, parentEnded } = require('../util'
 
 const { GOODBYE } = Framer
 // What one turn may frame before it is handed to the transport: its frames
-// leave together up to this (or half of limits.maxOutbuf), in pieces beyond.
+// leave together up to this (or half of limits.maxOutbuf), in pieces beyond
+// (a port's pieces are smaller, see firstPiece).
 const FLUSH_BYTES = 1 << 20
 
 // Errors of the peer's bytes: the transport is dropped, not ended politely.
@@ -100,11 +101,15 @@ function createWire (opts, transport) {
 
   // While the transport is backed up, what is framed waits in the framer,
   // so that limits.maxOutbuf bounds it (a peer that does not read ends with
-  // ERR_OUTBUF_LIMIT); |force| hands it over anyway (the end).
+  // ERR_OUTBUF_LIMIT); |force| hands it over anyway (the end). Returns how
+  // many bytes were handed over.
   function flush (force) {
-    if (!writable && !force) return
+    if (!writable && !force) return 0
     const bytes = framer.take()
-    if (bytes && transport.send(bytes) === false) writable = false
+    if (!bytes) return 0
+    const length = bytes.length // a port transfers the buffer: it reads 0 after
+    if (transport.send(bytes) === false) writable = false
+    return length
   }
 
   function flushLater () {
@@ -183,15 +188,15 @@ function createWire (opts, transport) {
         return
       }
     }
-    // a turn that frames much hands it over as it goes, so that a producer
-    // writing in a loop sees the transport's back pressure (ps.writable)
     if (!scheduled) {
       scheduled = true
       later(flushLater)
     }
+    // a turn that frames much hands it over as it goes, so that a producer
+    // writing in a loop sees the transport's back pressure (ps.writable);
+    // over a port, from its first piece on, so that the peer starts early
     if (framer.pending >= pieceAt) {
-      turnBytes += framer.pending
-      flush()
+      turnBytes += flush()
       pieceAt = Math.min(Math.max(firstPiece, Math.floor(turnBytes / 4)), flushAt)
     }
   }

@@ -7,7 +7,8 @@
 // postMessage for frames of |sizes|.
 const os = require('node:os')
 const FIRST_PIECE = 256
-const ONE_CPU = os.availableParallelism() === 1
+// as js/transports/port.js tells (Node before 20.16 cannot: two)
+const ONE_CPU = typeof process.getBuiltinModule === 'function' && (os.availableParallelism ? os.availableParallelism() : os.cpus().length) === 1
 
 function pieces (sizes, cap = 1 << 20) {
   if (ONE_CPU) return [sizes.reduce((a, b) => a + b, 0)]
