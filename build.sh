@@ -15,6 +15,7 @@
 #                         (60 s when CI=true, else FUZZ_SECONDS or 10 s) beside the
 #                         node tests (the browser tests: chromium, installed when
 #                         missing); ends with one summary line
+#   ./build.sh chromium   Debian's chromium, when missing (npm run bench:browser)
 #   ./build.sh clean
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -235,6 +236,7 @@ case "${1:-all}" in
   fuzz) fuzz "${2:-60}" ;;
   setup) setup ;;
   test) run_tests ;;
+  chromium) ensure_chromium ;;
   clean) rm -rf "$OUT" js/constants.js js/wasm-bytes.js js/browser.mjs js/codec.browser.mjs ;;
-  *) echo "usage: $0 [all|native|test-c|wasm|fuzz [seconds]|setup|test|clean]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|native|test-c|wasm|fuzz [seconds]|setup|test|chromium|clean]" >&2; exit 2 ;;
 esac
