@@ -16,11 +16,6 @@
 // at 0.9x. Where only one thread can run at a time (one CPU, or a process
 // bound to one) pieces only add messages (0.75x one message a turn, both
 // threads bound to one CPU by taskset): a turn leaves as one message there.
-// A turn that answers what just arrived, after a turn of at most one
-// packet, leaves once the microtasks queued so far have run (answerSoon in
-// wire.js): in browsers the end of a turn is a MessageChannel task, and one
-// call at a time between a page and a module worker in Chromium went from
-// 0.78x to 0.92-1.01x birpc's rate.
 // A port whose postMessage delivers at once (a wrapper, not a platform's)
 // now delivers from inside the call that framed the first piece: the
 // session allows that, as packet-stream allows synchronous wiring.
@@ -110,7 +105,6 @@ function connectPort (port, opts) {
     },
     closeIsSilent: true,
     firstPiece: threadsAtOnce() > 1 ? FIRST_PIECE : undefined,
-    answerSoon: true,
     close () {
       for (const off of unlisten) off()
     }

@@ -51,7 +51,7 @@ function transportError (err, what) {
 // opts: packet-stream's opts plus limits; transport: { send(bytes) ->
 // false when backed up, close(err, destroyed), release (what claim()
 // returned: called once the session has ended, or when it cannot be made),
-// closeIsSilent, flushAt, firstPiece, answerSoon }: a
+// closeIsSilent, flushAt, firstPiece }: a
 // transport whose close the peer cannot see (a port) sends the goodbye on
 // every end but the peer's own, so that the peer's session ends too (and a
 // goodbye in reply does not reach whoever listens next); flushAt (bytes)
@@ -62,14 +62,7 @@ function transportError (err, what) {
 // transport whose messages cost little and whose peer runs in parallel (a
 // port): the peer starts on the first calls while the rest are framed,
 // instead of the two sides taking turns, and a turn that frames much still
-// leaves in few messages (about 35 for a MiB); answerSoon lets a turn that
-// answers input (frames made after input arrived), when the turn before
-// framed at most one packet, leave once the microtasks queued so far have
-// run rather than at the end of the turn: where the end of a turn is a task
-// of its own (a MessageChannel message in browsers) that saves two tasks a
-// round trip of one call at a time, while a burst (more than one packet a
-// turn) and a producer that answers no input (a loop writing a packet per
-// microtask) still leave at the end of the turn. Returns { ps,
+// leaves in few messages (about 35 for a MiB). Returns { ps,
 // receive(bytes), receiveEnd(err), drained(), flush() }; none of them
 // throws.
 function createWire (opts, transport) {
@@ -105,11 +98,6 @@ function createWire (opts, transport) {
   const firstPiece = Math.max(1, Math.min(flushAt, transport.firstPiece === undefined ? Infinity : transport.firstPiece))
   let pieceAt = firstPiece // what the turn's next piece leaves at
   let turnBytes = 0 // what the turn has handed over in pieces
-  // For transport.answerSoon: the packets framed in this turn and in the
-  // last, and whether input arrived since the last flush was scheduled.
-  let turnPackets = 0
-  let lastTurnPackets = 2
-  let answering = false
 
   // While the transport is backed up, what is framed waits in the framer,
   // so that limits.maxOutbuf bounds it (a peer that does not read ends with
@@ -128,8 +116,6 @@ function createWire (opts, transport) {
     scheduled = false
     pieceAt = firstPiece
     turnBytes = 0
-    lastTurnPackets = turnPackets
-    turnPackets = 0
     if (!finished) flush()
   }
 
@@ -202,12 +188,9 @@ function createWire (opts, transport) {
         return
       }
     }
-    turnPackets++
     if (!scheduled) {
       scheduled = true
-      if (answering && lastTurnPackets <= 1 && transport.answerSoon) queueMicrotask(flushLater)
-      else later(flushLater)
-      answering = false
+      later(flushLater)
     }
     // a turn that frames much hands it over as it goes, so that a producer
     // writing in a loop sees the transport's back pressure (ps.writable);
@@ -304,7 +287,6 @@ function createWire (opts, transport) {
   function receive (bytes) {
     if (finished) return
     if (!(bytes instanceof Uint8Array)) return destroyWith(Framer._notBytes(bytes, 'the transport must give'))
-    answering = true
     const err = framer.decode(bytes, onpacket)
     if (err && !finished) {
       doomed = doomed || err
