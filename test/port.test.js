@@ -14,7 +14,7 @@ const os = require('node:os')
 const { execFileSync } = require('node:child_process')
 const { Worker, MessageChannel } = require('node:worker_threads')
 const { connectPort } = require('..')
-const { withTimeout, deferred, sleep, tick } = require('./helpers/wait')
+const { withTimeout, deferred, sleep, tick, until } = require('./helpers/wait')
 const { FIRST_PIECE, pieces, jsonFrame } = require('./helpers/pieces')
 
 const WORKER = path.join(__dirname, 'fixtures', 'port-worker.js')
@@ -536,6 +536,46 @@ test('bound to one CPU, a turn of 64 requests leaves as one postMessage', { ...T
   assert.ok(free.cpus > 1, 'the tests run with more than one CPU (CI has two)')
   assert.deepEqual(free.sizes, pieces(frames))
   assert.ok(free.sizes.length > 1)
+})
+
+// A request frame as the peer sends it (packet-stream-codec: flags with
+// type JSON, body length, request number; all big-endian).
+function requestFrame (req, value) {
+  const body = Buffer.from(JSON.stringify(value))
+  const frame = Buffer.alloc(9 + body.length)
+  frame[0] = 2
+  frame.writeUInt32BE(body.length, 1)
+  frame.writeInt32BE(req, 5)
+  body.copy(frame, 9)
+  return frame.buffer.slice(frame.byteOffset, frame.byteOffset + frame.length)
+}
+
+// Several messages of one request each that arrive in one turn are
+// answered in one message at the end of the turn, not one message each.
+test('a MessageChannel: answers to messages that arrive in one turn leave in one post', T, async () => {
+  const { port1, port2 } = new MessageChannel()
+  try {
+    connectPort(port2, { request (value, cb) { cb(null, value) } })
+    const posts = []
+    const post = port2.postMessage
+    port2.postMessage = function (message, transfer) {
+      posts.push(message.byteLength)
+      return post.call(this, message, transfer)
+    }
+    let arrived = 0
+    port1.on('message', (m) => { arrived += m.byteLength })
+    port1.postMessage(requestFrame(1, 1))
+    await until(() => arrived === jsonFrame(1), 5000, 'the first answer')
+    await tick()
+    posts.length = 0
+    for (let req = 2; req <= 6; req++) port1.postMessage(requestFrame(req, req))
+    const answers = [2, 3, 4, 5, 6].map(jsonFrame).reduce((x, y) => x + y)
+    await until(() => arrived === jsonFrame(1) + answers, 5000, 'the five answers')
+    await tick()
+    assert.deepEqual(posts, [answers])
+  } finally {
+    port1.close()
+  }
 })
 
 test('a MessageChannel: one turn of substream data leaves in pieces', T, async () => {
