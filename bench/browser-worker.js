@@ -7,11 +7,13 @@
 // missing), `--quick` for a short run.
 const { createHarness } = require('../test/browser/harness')
 const { median, report } = require('./lib')
+const { calls } = require('./rpc')
 
 async function main ({ quick = false } = {}) {
   const h = await createHarness()
   try {
-    const result = await h.runPage(`/bench/browser/worker.html${quick ? '?quick' : ''}`, { timeout: 600000 })
+    // the page runs the case of bench/rpc.js, the same text as in Node
+    const result = await h.runPage(`/bench/browser/worker.html${quick ? '?quick' : ''}`, { timeout: 600000, expose: { benchCase: () => calls } })
     const version = h.browser.version()
     for (const { inFlight, rates } of result.cases) {
       const byName = {}

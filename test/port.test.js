@@ -13,7 +13,7 @@ const path = require('node:path')
 const os = require('node:os')
 const { execFileSync } = require('node:child_process')
 const { Worker, MessageChannel } = require('node:worker_threads')
-const { connectPort } = require('..')
+const { connectPort, codec } = require('..')
 const { withTimeout, deferred, sleep, tick, until } = require('./helpers/wait')
 const { FIRST_PIECE, pieces, jsonFrame } = require('./helpers/pieces')
 
@@ -538,16 +538,10 @@ test('bound to one CPU, a turn of 64 requests leaves as one postMessage', { ...T
   assert.ok(free.sizes.length > 1)
 })
 
-// A request frame as the peer sends it (packet-stream-codec: flags with
-// type JSON, body length, request number; all big-endian).
+// A request as the peer sends it: one frame, in an ArrayBuffer of its own.
 function requestFrame (req, value) {
-  const body = Buffer.from(JSON.stringify(value))
-  const frame = Buffer.alloc(9 + body.length)
-  frame[0] = 2
-  frame.writeUInt32BE(body.length, 1)
-  frame.writeInt32BE(req, 5)
-  body.copy(frame, 9)
-  return frame.buffer.slice(frame.byteOffset, frame.byteOffset + frame.length)
+  const bytes = codec.encodePackets([{ req, stream: false, end: false, value }])
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)
 }
 
 // Several messages of one request each that arrive in one turn are

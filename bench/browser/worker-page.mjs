@@ -1,6 +1,8 @@
 // The page of bench/browser-worker.js: one module worker per contestant,
-// then echo(x) calls at 64 and 1 in flight, the contestants interleaved
-// round after round (the order alternating) as bench/lib.js does in Node.
+// then echo(x) calls at 64 and 1 in flight (the case of bench/rpc.js, whose
+// text the harness hands over as benchCase(), compiled afresh for each
+// contestant), the contestants interleaved round after round (the order
+// alternating) as bench/lib.js does in Node.
 // Reports { cases: [{ inFlight, rates: { name: [calls/s, ...] } }] }.
 import peers from './peers.mjs'
 import { run } from '/test/browser/pages/report.mjs'
@@ -20,26 +22,21 @@ async function start (peer) {
   return peer.client(worker)
 }
 
-// n calls, inFlight of them in flight (each lane calls again when its last
-// call is answered), as bench/rpc.js
-async function calls (call, inFlight, n) {
-  let issued = 0
-  async function lane () {
-    while (issued < n) {
-      const x = issued++
-      const y = await call(x)
-      if (y !== x) throw new Error(`wrong answer: ${y} for ${x}`)
-    }
-  }
+// calls/s of |body| (bench/rpc.js's case: n calls, inFlight in flight)
+async function rate (body, call, inFlight, n) {
   const t = performance.now()
-  await Promise.all(Array.from({ length: inFlight }, lane))
-  return n / ((performance.now() - t) / 1000)
+  const done = await body({ call, inFlight }, n)
+  return done / ((performance.now() - t) / 1000)
 }
 
 run(async () => {
+  const source = await window.benchCase()
   const clients = []
   for (const peer of peers) clients.push(await start(peer))
-  for (const call of clients) for (let i = 0; i < 100; i++) await calls(call, 1, 1)
+  // each contestant its own copy of the case, so that no call site in it is
+  // shared (and made polymorphic) by the others
+  const bodies = clients.map(() => new Function(`return (${source})`)()) // eslint-disable-line no-new-func
+  for (const [i, call] of clients.entries()) for (let j = 0; j < 100; j++) await bodies[i]({ call, inFlight: 1 }, 1)
   const cases = []
   for (const [inFlight, n] of quick ? [[64, 20000], [1, 1500]] : [[64, 60000], [1, 5000]]) {
     const rates = Object.fromEntries(peers.map((p) => [p.name, []]))
@@ -48,8 +45,8 @@ run(async () => {
       const order = peers.map((_, i) => i)
       if (round % 2) order.reverse()
       for (const i of order) {
-        const rate = await calls(clients[i], inFlight, n)
-        if (round >= 0) rates[peers[i].name].push(rate)
+        const r = await rate(bodies[i], clients[i], inFlight, n)
+        if (round >= 0) rates[peers[i].name].push(r)
       }
     }
     cases.push({ inFlight, rates })

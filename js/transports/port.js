@@ -17,7 +17,7 @@
 // bound to one) pieces only add messages (0.75x one message a turn, both
 // threads bound to one CPU by taskset): a turn leaves as one message there.
 // A port whose postMessage delivers at once (a wrapper, not a platform's)
-// now delivers from inside the call that framed the first piece: the
+// delivers from inside the call that framed a turn's first piece: the
 // session allows that, as packet-stream allows synchronous wiring.
 //
 // Ends: a graceful close sends the goodbye, which ends the other side's
